@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# latchkey — plain GNU make. Objects go under $(BUILD); lib/ becomes one static archive.
+
+VERSION   := 0.1
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+DOCDIR    ?= $(PREFIX)/share/doc/latchkey
+DESTDIR   ?=
+
+PKGS      := libgcrypt
+TOOLS     := cred-encrypt cred-decrypt
+MAN1      := $(foreach t,$(TOOLS),$(t)/$(t).1)
+
+# SAN=1: AddressSanitizer + UBSan build, in its own tree.
+ifeq ($(SAN),1)
+CC        := clang
+BUILD     ?= build-san
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD     ?= build
+SANFLAGS  :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+             -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE \
+             -DLATCHKEY_VERSION='"$(VERSION)"' -Ilib $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS   += $(SANFLAGS) -Wl,-z,relro,-z,now
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A     := $(BUILD)/liblatchkey.a
+BINS      := $(foreach t,$(TOOLS),$(BUILD)/$(t))
+
+UNIT_SRC  := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all check unit integration bench fuzz fuzz-build install clean deps deps-check demo
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: %/main.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# --- dependencies ---------------------------------------------------------
+# Debian bookworm packages for building, testing, fuzzing and benchmarking.
+DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang \
+            libclang-rt-14-dev systemd util-linux hyperfine time valgrind
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make deps: run as root, or install: apt-get install $(DEB_PKGS)"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS)
+
+# Installs what is missing (as root), or says in one line what to install.
+deps-check:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing missing packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		else \
+			echo "missing packages, install as root: apt-get install$$missing"; exit 1; \
+		fi; \
+	fi
+
+# --- tests ------------------------------------------------------------------
+check: deps-check
+	@$(MAKE) --no-print-directory all unit-build
+	@BUILD=$(BUILD) SAN=$(SAN) tests/run
+
+unit-build: $(UNIT_BINS)
+
+demo: deps-check all
+	@BUILD=$(BUILD) tests/demo.sh
+
+bench: deps-check all
+	@BUILD=$(BUILD) tests/bench/run.sh
+
+# --- fuzzing (clang libFuzzer + ASan/UBSan) --------------------------------
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps-check fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# --- install ------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 cred-decrypt/example-app.service $(DESTDIR)$(DOCDIR)/examples/
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cred-encrypt: encrypt a secret into systemd's encrypted credential format. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base64.h"
+#include "cred.h"
+#include "io.h"
+#include "log.h"
+#include "secret.h"
+#include "timestamp.h"
+#include "version.h"
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "usage: cred-encrypt [-Hpq] [--name=NAME] [--with-key=KEY] [--host-key=PATH]\n"
+                "                    [--timestamp=TIME] [--not-after=TIME] [--raw] INPUT|- OUTPUT|-\n"
+                "       cred-encrypt --help | --version\n"
+                "KEY: host, null, auto (default), auto-initrd; tpm2 types need TPM2 support.\n");
+}
+
+/* Escapes a credential name for a unit file: C escapes, and % for specifiers. */
+static int unit_escape(const char *s, char **ret) {
+        char *out = malloc(strlen(s) * 4 + 1), *p = out;
+
+        if (!out)
+                return -ENOMEM;
+        for (; *s; s++) {
+                if (*s == '\\' || *s == '"' || *s == '\'') {
+                        *p++ = '\\';
+                        *p++ = *s;
+                } else if (*s == '%') {
+                        *p++ = '%';
+                        *p++ = '%';
+                } else
+                        *p++ = *s;
+        }
+        *p = '\0';
+        *ret = out;
+        return 0;
+}
+
+/* "SetCredentialEncrypted=NAME: \" then Base64 at 69 columns, continued lines indented 8. */
+static int format_pretty(const char *name, const uint8_t *blob, size_t size, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *b64 = NULL, *escaped = NULL;
+        size_t len, lines = 1;
+        char *out, *p;
+        int r;
+
+        r = base64_encode(blob, size, 69, &b64, &len);
+        if (r < 0)
+                return r;
+        r = unit_escape(name, &escaped);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < len; i++)
+                lines += b64[i] == '\n';
+        out = p = malloc(strlen("SetCredentialEncrypted=") + strlen(escaped) + 12 + len + lines * 11 + 2);
+        if (!out)
+                return -ENOMEM;
+        p += sprintf(p, "SetCredentialEncrypted=%s: \\\n        ", escaped);
+        for (size_t i = 0; i < len; i++) {
+                if (b64[i] == '\n')
+                        p += sprintf(p, " \\\n        ");
+                else
+                        *p++ = b64[i];
+        }
+        *p++ = '\n';
+        *ret = out;
+        *ret_len = (size_t) (p - out);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_NAME, ARG_WITH_KEY, ARG_HOST_KEY, ARG_TIMESTAMP, ARG_NOT_AFTER, ARG_RAW };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "name", required_argument, NULL, ARG_NAME },
+                { "with-key", required_argument, NULL, ARG_WITH_KEY },
+                { "host-key", required_argument, NULL, ARG_HOST_KEY },
+                { "timestamp", required_argument, NULL, ARG_TIMESTAMP },
+                { "not-after", required_argument, NULL, ARG_NOT_AFTER },
+                { "pretty", no_argument, NULL, 'p' },
+                { "raw", no_argument, NULL, ARG_RAW },
+                { "quiet", no_argument, NULL, 'q' },
+                {}
+        };
+        struct cred_encrypt_params params = {
+                .key = CRED_KEY_AUTO, .timestamp = USEC_INFINITY, .not_after = USEC_INFINITY,
+        };
+        _cleanup_secret_ struct secret *plaintext = NULL;
+        _cleanup_free_ uint8_t *blob = NULL;
+        _cleanup_free_ char *text = NULL;
+        const char *name = NULL, *timestamp = NULL, *not_after = NULL, *input, *output;
+        bool pretty = false, raw = false;
+        uint64_t now = now_usec();
+        size_t blob_size, text_len;
+        mode_t mask;
+        int c, r;
+
+        log_setup("cred-encrypt");
+        while ((c = getopt_long(argc, argv, "hHTpq", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case ARG_VERSION:
+                        printf("cred-encrypt (latchkey) %s\n", LATCHKEY_VERSION);
+                        return 0;
+                case ARG_NAME:
+                        name = optarg;
+                        break;
+                case 'H':
+                        params.key = CRED_KEY_HOST;
+                        break;
+                case 'T':
+                        params.key = CRED_KEY_TPM2;
+                        break;
+                case ARG_WITH_KEY:
+                        params.key = cred_key_from_string(optarg);
+                        if (params.key == CRED_KEY_INVALID) {
+                                log_error("unknown key type \"%s\" (try host, null, auto, auto-initrd)", optarg);
+                                return 2;
+                        }
+                        break;
+                case ARG_HOST_KEY:
+                        params.host_key_path = optarg;
+                        break;
+                case ARG_TIMESTAMP:
+                        timestamp = optarg;
+                        break;
+                case ARG_NOT_AFTER:
+                        not_after = optarg;
+                        break;
+                case 'p':
+                        pretty = true;
+                        break;
+                case ARG_RAW:
+                        raw = true;
+                        break;
+                case 'q':
+                        log_set_max_level(LOG_LEVEL_ERROR);
+                        break;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (argc - optind != 2) {
+                usage(stderr);
+                return 2;
+        }
+        input = argv[optind];
+        output = argv[optind + 1];
+        if (pretty && raw) {
+                log_error("--pretty and --raw exclude each other");
+                return 2;
+        }
+        if (timestamp && timestamp_parse(timestamp, now, &params.timestamp) < 0) {
+                log_error("invalid --timestamp=%s", timestamp);
+                return 2;
+        }
+        if (!timestamp)
+                params.timestamp = now;
+        if (not_after && timestamp_parse(not_after, now, &params.not_after) < 0) {
+                log_error("invalid --not-after=%s", not_after);
+                return 2;
+        }
+        if (name)
+                params.name = name;
+        else if (strcmp(output, "-") != 0) {
+                const char *slash = strrchr(output, '/');
+
+                params.name = slash ? slash + 1 : output;
+        } else
+                log_warning("no credential name given, not embedding one");
+        if (params.name && params.name[0] && !cred_name_valid(params.name)) {
+                log_error("invalid credential name \"%s\"%s", params.name, name ? "" : " (from OUTPUT; set one with --name=)");
+                return 2;
+        }
+        if (pretty && (!params.name || !params.name[0])) {
+                log_error("--pretty writes a SetCredentialEncrypted=NAME: line and needs a credential name");
+                return 2;
+        }
+
+        if (crypto_init() < 0)
+                return 1;
+        r = read_file_capped(input, CRED_PLAINTEXT_MAX, &plaintext);
+        if (r == -E2BIG) {
+                log_error("plaintext too long for a credential (at most %u bytes): %s", CRED_PLAINTEXT_MAX, input);
+                return 1;
+        }
+        if (r < 0) {
+                log_error_errno(r, "cannot read %s", input);
+                return 1;
+        }
+        if (cred_encrypt(&params, plaintext->data, plaintext->size, &blob, &blob_size) < 0)
+                return 1;
+
+        if (raw) {
+                text_len = blob_size;
+                text = (char *) TAKE_PTR(blob);
+        } else if (pretty)
+                r = format_pretty(params.name, blob, blob_size, &text, &text_len);
+        else {
+                r = base64_encode(blob, blob_size, CRED_BASE64_WIDTH, &text, &text_len);
+                if (r >= 0)
+                        text[text_len++] = '\n'; /* replaces the NUL: length-counted from here */
+        }
+        if (r < 0) {
+                log_error_errno(r, "cannot format output");
+                return 1;
+        }
+        mask = umask(0);
+        umask(mask);
+        r = write_output(output, text, text_len, 0666 & ~mask);
+        if (r < 0) {
+                log_error_errno(r, "cannot write %s", output);
+                return 1;
+        }
+        return 0;
+}

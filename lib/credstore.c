@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "credstore.h"
+#include "io.h"
+#include "log.h"
+#include "timestamp.h"
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+
+#define CREDSTORE_MOUNT_POINT "/run/latchkey/credentials"
+
+/* systemd's order: encrypted stores first, then plain ones (v257 and later). */
+static const char *const encrypted_dirs[] = {
+        "/etc/credstore.encrypted", "/run/credstore.encrypted",
+        "/usr/local/lib/credstore.encrypted", "/usr/lib/credstore.encrypted",
+};
+static const char *const plain_dirs[] = {
+        "/etc/credstore", "/run/credstore", "/usr/local/lib/credstore", "/usr/lib/credstore",
+};
+
+static int mount_private_fs(const char *where) {
+        static const unsigned long flags = MS_NODEV | MS_NOEXEC | MS_NOSUID | MS_NOSYMFOLLOW;
+
+        /* Non-swappable first: tmpfs with noswap (Linux ≥ 6.4), then ramfs, then plain tmpfs. */
+        if (mount("latchkey-credentials", where, "tmpfs", flags, "mode=0700,nr_inodes=1024,size=64m,noswap") == 0)
+                return 0;
+        if (mount("latchkey-credentials", where, "ramfs", flags, "mode=0700") == 0)
+                return 0;
+        if (mount("latchkey-credentials", where, "tmpfs", flags, "mode=0700,nr_inodes=1024,size=64m") == 0)
+                return 0;
+        return -errno;
+}
+
+static int open_private_mount(struct credstore *s) {
+        int r;
+
+        if (unshare(CLONE_NEWNS) < 0)
+                return -errno;
+        /* Nothing we mount may propagate back to the host's namespace. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return log_error_errno(-errno, "cannot make mounts private");
+        r = mkdir_parents(CREDSTORE_MOUNT_POINT, 0755);
+        if (r < 0)
+                return log_error_errno(r, "cannot create %s", CREDSTORE_MOUNT_POINT);
+        r = mount_private_fs(CREDSTORE_MOUNT_POINT);
+        if (r < 0)
+                return log_error_errno(r, "cannot mount a file system on %s", CREDSTORE_MOUNT_POINT);
+        s->path = strdup(CREDSTORE_MOUNT_POINT);
+        if (!s->path)
+                return -ENOMEM;
+        s->private_mount = true;
+        return 0;
+}
+
+static int open_plain_dir(struct credstore *s) {
+        const char *base = getuid() == 0 ? "/run/latchkey" : getenv("XDG_RUNTIME_DIR");
+        char tmpl[PATH_MAX];
+        int r;
+
+        if (!base || base[0] != '/')
+                return log_fail(-ENXIO, "$XDG_RUNTIME_DIR is not set, no place for a private credentials directory");
+        r = mkdir_parents(base, 0755);
+        if (r < 0)
+                return log_error_errno(r, "cannot create %s", base);
+        if (snprintf(tmpl, sizeof(tmpl), "%s/credentials.XXXXXX", base) >= (int) sizeof(tmpl))
+                return -ENAMETOOLONG;
+        if (!mkdtemp(tmpl))
+                return log_error_errno(-errno, "cannot create a directory under %s", base);
+        s->path = strdup(tmpl);
+        return s->path ? 0 : -ENOMEM;
+}
+
+int credstore_open(struct credstore *s, uid_t uid, gid_t gid) {
+        int r = -EPERM;
+
+        s->uid = uid;
+        s->gid = gid;
+        s->dir_fd = -1;
+        if (geteuid() == 0) {
+                r = open_private_mount(s);
+                if (r < 0 && r != -EPERM && r != -EINVAL && r != -ENOSYS)
+                        return r;
+                if (r < 0)
+                        log_debug("no private mount namespace, using a plain directory");
+        }
+        if (r < 0) {
+                r = open_plain_dir(s);
+                if (r < 0)
+                        return r;
+        }
+        s->dir_fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (s->dir_fd < 0)
+                return log_error_errno(-errno, "cannot open %s", s->path);
+        return 0;
+}
+
+bool credstore_has(struct credstore *s, const char *id) {
+        struct stat st;
+
+        return fstatat(s->dir_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static int add_file(struct credstore *s, const char *id, const uint8_t *data, size_t size) {
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        fd = openat(s->dir_fd, id, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST)
+                return 0;
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot create credential %s", id);
+        r = write_all(fd, data, size);
+        if (r < 0)
+                return log_error_errno(r, "cannot write credential %s", id);
+        if (fchmod(fd, 0400) < 0 || fchown(fd, s->uid, s->gid) < 0)
+                return log_error_errno(-errno, "cannot set owner and mode of credential %s", id);
+        return 1;
+}
+
+/* Reads a credential file; decrypts it when it is encrypted, with expected name = id. */
+static int add_from_file(struct credstore *s, const char *id, const char *path, bool must_be_encrypted) {
+        _cleanup_secret_ struct secret *text = NULL, *plain = NULL;
+        _cleanup_free_ uint8_t *blob = NULL;
+        size_t blob_size;
+        int r;
+
+        if (credstore_has(s, id))
+                return 0;
+        r = read_file_capped(path, CRED_TEXT_MAX, &text);
+        if (r == -E2BIG)
+                return log_fail(r, "credential %s too large: %s", id, path);
+        if (r < 0)
+                return log_error_errno(r, "cannot read credential %s from %s", id, path);
+        if (!must_be_encrypted && !cred_looks_encrypted(text->data, text->size)) {
+                if (text->size > CRED_PLAINTEXT_MAX)
+                        return log_fail(-E2BIG, "credential %s too large: %s", id, path);
+                return add_file(s, id, text->data, text->size);
+        }
+        r = cred_blob_from_text(text->data, text->size, &blob, &blob_size);
+        if (r < 0)
+                return r;
+        s->params.expected_name = id;
+        s->params.now = now_usec();
+        r = cred_decrypt(&s->params, blob, blob_size, &plain);
+        s->params.expected_name = NULL;
+        if (r < 0)
+                return log_fail(r, "cannot decrypt credential %s from %s", id, path);
+        return add_file(s, id, plain->data, plain->size);
+}
+
+static int search(const char *const *dirs, size_t n, const char *name, char *buf, size_t size) {
+        for (size_t i = 0; i < n; i++) {
+                if (snprintf(buf, size, "%s/%s", dirs[i], name) >= (int) size)
+                        return -ENAMETOOLONG;
+                if (access(buf, F_OK) == 0)
+                        return 1;
+        }
+        return 0;
+}
+
+int credstore_load(struct credstore *s, const char *id, const char *path) {
+        char buf[PATH_MAX];
+        int r;
+
+        if (path && path[0] == '/')
+                return add_from_file(s, id, path, false);
+        if (!path)
+                path = id;
+        if (!cred_name_valid(path))
+                return log_fail(-EINVAL, "invalid credential name \"%s\"", path);
+        r = search(encrypted_dirs, ELEMENTSOF(encrypted_dirs), path, buf, sizeof(buf));
+        if (r > 0)
+                return add_from_file(s, id, buf, true);
+        r = search(plain_dirs, ELEMENTSOF(plain_dirs), path, buf, sizeof(buf));
+        if (r > 0)
+                return add_from_file(s, id, buf, false);
+        if (r < 0)
+                return r;
+        log_info("credential %s not found in any credstore, skipping", path);
+        return 0;
+}
+
+static int import_dir(struct credstore *s, const char *dir, const char *glob, bool encrypted) {
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        char path[PATH_MAX];
+        int r = 0;
+
+        if (!d)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot read %s", dir);
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' || !cred_name_valid(de->d_name) || fnmatch(glob, de->d_name, 0) != 0)
+                        continue;
+                if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+                        continue;
+                if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int) sizeof(path))
+                        continue;
+                r = add_from_file(s, de->d_name, path, encrypted);
+                if (r < 0)
+                        break;
+        }
+        closedir(d);
+        return r < 0 ? r : 0;
+}
+
+int credstore_import(struct credstore *s, const char *glob) {
+        const char *received = getenv("CREDENTIALS_DIRECTORY");
+        int r;
+
+        /* As systemd's ImportCredential=: received and plain credentials first, then encrypted. */
+        if (received && received[0] == '/' && strcmp(received, s->path) != 0) {
+                r = import_dir(s, received, glob, false);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(plain_dirs); i++) {
+                r = import_dir(s, plain_dirs[i], glob, false);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(encrypted_dirs); i++) {
+                r = import_dir(s, encrypted_dirs[i], glob, true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int credstore_set(struct credstore *s, const char *id, const char *value, size_t size) {
+        if (!cred_name_valid(id))
+                return log_fail(-EINVAL, "invalid credential name \"%s\"", id);
+        return add_file(s, id, (const uint8_t *) value, size);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void remove_tree(const char *path) {
+        (void) chmod(path, 0700); /* the owner cannot unlink from a 0500 directory */
+        (void) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A detached grandchild waits for this process (and so the exec'd command) to
+ * exit, through a pidfd, then removes the directory. */
+static int spawn_cleaner(const char *path) {
+        int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        pid_t child;
+
+        if (pidfd < 0)
+                return log_error_errno(-errno, "cannot watch this process for cleanup");
+        child = fork();
+        if (child < 0) {
+                close(pidfd);
+                return log_error_errno(-errno, "cannot fork the cleanup process");
+        }
+        if (child == 0) {
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                if (fork() != 0)
+                        _exit(0);
+                (void) setsid();
+                if (null >= 0)
+                        for (int fd = 0; fd < 3; fd++)
+                                dup2(null, fd);
+                /* Hold no pipe of the caller's open: only the pidfd, as fd 3. */
+                if (dup2(pidfd, 3) < 0)
+                        _exit(1);
+                p.fd = 3;
+                (void) close_range(4, ~0U, 0);
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                        ;
+                remove_tree(path);
+                _exit(0);
+        }
+        close(pidfd);
+        (void) waitpid(child, NULL, 0);
+        return 0;
+}
+
+int credstore_seal(struct credstore *s) {
+        if (fchown(s->dir_fd, s->uid, s->gid) < 0 || fchmod(s->dir_fd, 0500) < 0)
+                return log_error_errno(-errno, "cannot set owner and mode of %s", s->path);
+        close(s->dir_fd);
+        s->dir_fd = -1;
+        if (s->private_mount) {
+                if (mount(NULL, s->path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID, NULL) < 0)
+                        return log_error_errno(-errno, "cannot make %s read-only", s->path);
+                return 0;
+        }
+        return spawn_cleaner(s->path);
+}
+
+void credstore_abandon(struct credstore *s) {
+        if (s->dir_fd >= 0)
+                close(s->dir_fd);
+        s->dir_fd = -1;
+        if (s->path && !s->private_mount)
+                remove_tree(s->path);
+        free(s->path);
+        s->path = NULL;
+}
