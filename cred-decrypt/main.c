@@ -139,12 +139,7 @@ static int run_decrypt(const char *input, const char *output, const char *name, 
                 return 1;
         if (cred_decrypt(params, blob, blob_size, &plain) < 0)
                 return 1;
-        r = write_output(output, plain->data, plain->size, 0600);
-        if (r < 0) {
-                log_error_errno(r, "cannot write %s", output);
-                return 1;
-        }
-        return 0;
+        return write_output(output, plain->data, plain->size, 0600) < 0 ? 1 : 0;
 }
 
 int main(int argc, char *argv[]) {

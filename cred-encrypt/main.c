@@ -169,13 +169,18 @@ int main(int argc, char *argv[]) {
                 log_error("invalid --not-after=%s", not_after);
                 return 2;
         }
+        if (params.timestamp != USEC_INFINITY && params.not_after != USEC_INFINITY &&
+            params.not_after <= params.timestamp) {
+                log_error("--not-after must be later than the timestamp");
+                return 2;
+        }
         if (name)
                 params.name = name;
         else if (strcmp(output, "-") != 0) {
                 const char *slash = strrchr(output, '/');
 
                 params.name = slash ? slash + 1 : output;
-        } else
+        } else if (!pretty)
                 log_warning("no credential name given, not embedding one");
         if (params.name && params.name[0] && !cred_name_valid(params.name)) {
                 log_error("invalid credential name \"%s\"%s", params.name, name ? "" : " (from OUTPUT; set one with --name=)");
@@ -216,10 +221,5 @@ int main(int argc, char *argv[]) {
         }
         mask = umask(0);
         umask(mask);
-        r = write_output(output, text, text_len, 0666 & ~mask);
-        if (r < 0) {
-                log_error_errno(r, "cannot write %s", output);
-                return 1;
-        }
-        return 0;
+        return write_output(output, text, text_len, 0666 & ~mask) < 0 ? 1 : 0;
 }

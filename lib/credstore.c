@@ -56,13 +56,13 @@ static int open_private_mount(struct credstore *s) {
                 return -errno;
         /* Nothing we mount may propagate back to the host's namespace. */
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return log_error_errno(-errno, "cannot make mounts private");
+                return log_debug_errno(-errno, "cannot make mounts private");
         r = mkdir_parents(CREDSTORE_MOUNT_POINT, 0755);
         if (r < 0)
-                return log_error_errno(r, "cannot create %s", CREDSTORE_MOUNT_POINT);
+                return log_debug_errno(r, "cannot create %s", CREDSTORE_MOUNT_POINT);
         r = mount_private_fs(CREDSTORE_MOUNT_POINT);
         if (r < 0)
-                return log_error_errno(r, "cannot mount a file system on %s", CREDSTORE_MOUNT_POINT);
+                return log_debug_errno(r, "cannot mount a file system on %s", CREDSTORE_MOUNT_POINT);
         s->path = strdup(CREDSTORE_MOUNT_POINT);
         if (!s->path)
                 return -ENOMEM;
@@ -96,8 +96,6 @@ int credstore_open(struct credstore *s, uid_t uid, gid_t gid) {
         s->dir_fd = -1;
         if (geteuid() == 0) {
                 r = open_private_mount(s);
-                if (r < 0 && r != -EPERM && r != -EINVAL && r != -ENOSYS)
-                        return r;
                 if (r < 0)
                         log_debug("no private mount namespace, using a plain directory");
         }
@@ -154,15 +152,18 @@ static int add_from_file(struct credstore *s, const char *id, const char *path, 
                         return log_fail(-E2BIG, "credential %s too large: %s", id, path);
                 return add_file(s, id, text->data, text->size);
         }
+        log_set_context(path);
         r = cred_blob_from_text(text->data, text->size, &blob, &blob_size);
+        log_set_context(NULL);
         if (r < 0)
                 return r;
         s->params.expected_name = id;
-        s->params.now = now_usec();
+        log_set_context(path);
         r = cred_decrypt(&s->params, blob, blob_size, &plain);
+        log_set_context(NULL);
         s->params.expected_name = NULL;
         if (r < 0)
-                return log_fail(r, "cannot decrypt credential %s from %s", id, path);
+                return r;
         return add_file(s, id, plain->data, plain->size);
 }
 
@@ -180,8 +181,11 @@ int credstore_load(struct credstore *s, const char *id, const char *path) {
         char buf[PATH_MAX];
         int r;
 
-        if (path && path[0] == '/')
+        if (path && path[0] == '/') {
+                if (access(path, F_OK) < 0 && errno == ENOENT)
+                        return 0; /* the caller decides: fatal unless --set gives a default */
                 return add_from_file(s, id, path, false);
+        }
         if (!path)
                 path = id;
         if (!cred_name_valid(path))

@@ -134,9 +134,19 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 }
 
 int write_output(const char *path, const void *data, size_t size, mode_t mode) {
+        struct stat st;
+        int r;
+
         if (strcmp(path, "-") == 0)
-                return write_all(STDOUT_FILENO, data, size);
-        return write_file_atomic(path, data, size, mode, 0);
+                r = write_all(STDOUT_FILENO, data, size);
+        else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                /* rename() would replace a device, FIFO or symlink such as /dev/stdout. */
+                return log_fail(-EEXIST, "refusing to replace %s: not a regular file (use - for standard output)", path);
+        else
+                r = write_file_atomic(path, data, size, mode, 0);
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s", path);
+        return 0;
 }
 
 int mkdir_parents(const char *path, mode_t mode) {

@@ -21,7 +21,8 @@ enum {
 };
 /* Writes data to path atomically with the given mode; uid/gid (uid_t)-1 = unchanged. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, int flags);
-/* Path "-" = stdout (written only now, in one go), else write_file_atomic(). */
+/* Path "-" = stdout (written only now, in one go), else write_file_atomic() to a
+ * regular file or a new path. Logs its own error. */
 int write_output(const char *path, const void *data, size_t size, mode_t mode);
 
 /* Creates a directory and its missing parents with the given mode. */

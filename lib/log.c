@@ -9,6 +9,7 @@
 
 static const char *program_name = "latchkey";
 static enum log_level max_level = LOG_LEVEL_INFO;
+static const char *log_context;
 
 void log_setup(const char *program) {
         const char *e = getenv("LATCHKEY_LOG_LEVEL");
@@ -16,6 +17,10 @@ void log_setup(const char *program) {
         program_name = program;
         if (e && strcmp(e, "debug") == 0)
                 max_level = LOG_LEVEL_DEBUG;
+}
+
+void log_set_context(const char *context) {
+        log_context = context;
 }
 
 void log_set_max_level(enum log_level level) {
@@ -28,6 +33,8 @@ static void log_va(enum log_level level, int r, const char *fmt, va_list ap) {
         if (level > max_level)
                 return;
         fprintf(stderr, "%s: ", program_name);
+        if (log_context)
+                fprintf(stderr, "%s: ", log_context);
         if (level == LOG_LEVEL_WARNING)
                 fputs("warning: ", stderr);
         vfprintf(stderr, fmt, ap);

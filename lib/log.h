@@ -9,6 +9,8 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_D
 
 void log_setup(const char *program);
 void log_set_max_level(enum log_level level);
+/* Prefixes following messages with "context: " (e.g. the file being read); NULL clears. */
+void log_set_context(const char *context);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Logs "fmt: strerror(r)" and returns -|r|. */
 int log_errno(enum log_level level, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

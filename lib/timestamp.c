@@ -115,7 +115,10 @@ static int parse_calendar(const char *s, uint64_t now, uint64_t *ret) {
         }
         tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
 
+        struct tm today = tm;
         p = strptime(copy, "%Y-%m-%d", &tm);
+        if (!p)
+                tm = today; /* strptime may have filled fields before failing */
         if (p) {
                 have_date = true;
                 if (*p == ' ' || *p == 'T')
