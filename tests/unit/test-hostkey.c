@@ -309,6 +309,22 @@ static void test_load_refuses_foreign_header(void **state) {
         assert_memory_equal(back, file, sizeof(file));
 }
 
+static void test_load_refuses_header_off_by_one_byte(void **state) {
+        struct fixture *f = *state;
+        uint8_t mid[16], file[HOSTKEY_HEADER_SIZE + 64];
+
+        /* Every byte of the header counts: corrupt each one in turn. */
+        assert_int_equal(machine_id_get(mid), 0);
+        for (size_t i = 0; i < HOSTKEY_HEADER_SIZE; i++) {
+                assert_int_equal(hostkey_machine_header(mid, file), 0);
+                memset(file + HOSTKEY_HEADER_SIZE, 0x5a, 64);
+                file[i] ^= 0x01;
+                write_file(f->path, file, sizeof(file), 0400);
+                expect_load_fails(f->path, false, -EPERM);
+                assert_int_equal(unlink(f->path), 0);
+        }
+}
+
 static void test_load_refuses_non_regular(void **state) {
         struct fixture *f = *state;
 
@@ -453,6 +469,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_load_refuses_symlink, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_refuses_short, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_refuses_foreign_header, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_load_refuses_header_off_by_one_byte, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_refuses_non_regular, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_load_creates, setup, teardown),
