@@ -161,8 +161,16 @@ int mkdir_parents(const char *path, mode_t mode) {
                         char c = *p;
 
                         *p = '\0';
-                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                                return -errno;
+                        if (mkdir(buf, mode) < 0) {
+                                struct stat st;
+
+                                if (errno != EEXIST)
+                                        return -errno;
+                                if (stat(buf, &st) < 0)
+                                        return -errno;
+                                if (!S_ISDIR(st.st_mode))
+                                        return -ENOTDIR;
+                        }
                         *p = c;
                         if (c == '\0')
                                 break;

@@ -37,7 +37,8 @@ int timespan_parse(const char *s, uint64_t *ret) {
         bool any = false;
 
         for (;;) {
-                uint64_t unit = USEC_PER_SEC, whole, frac = 0, frac_div = 1;
+                uint64_t unit = USEC_PER_SEC, whole, part;
+                const char *frac = NULL;
                 size_t ulen = 0;
                 char *end;
 
@@ -52,13 +53,9 @@ int timespan_parse(const char *s, uint64_t *ret) {
                 if (errno != 0)
                         return -ERANGE;
                 s = end;
-                if (*s == '.') {
-                        for (s++; isdigit((unsigned char) *s); s++)
-                                if (frac_div < UINT64_C(1000000000000)) {
-                                        frac = frac * 10 + (uint64_t) (*s - '0');
-                                        frac_div *= 10;
-                                }
-                }
+                if (*s == '.')
+                        for (frac = ++s; isdigit((unsigned char) *s); s++)
+                                ;
                 while (*s == ' ')
                         s++;
                 for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -73,9 +70,17 @@ int timespan_parse(const char *s, uint64_t *ret) {
                 if (ulen == 0 && isalpha((unsigned char) *s))
                         return -EINVAL;
                 s += ulen;
-                if (whole > (UINT64_MAX - 1) / unit || total > UINT64_MAX - 1 - whole * unit)
+                if (whole > (UINT64_MAX - 1) / unit)
                         return -ERANGE;
-                total += whole * unit + frac * unit / frac_div;
+                part = whole * unit;
+                /* One fractional digit at a time, as systemd does: no overflow. */
+                for (uint64_t k = unit; frac && isdigit((unsigned char) *frac) && k > 0; frac++) {
+                        k /= 10;
+                        part += (uint64_t) (*frac - '0') * k;
+                }
+                if (total > UINT64_MAX - 1 - part)
+                        return -ERANGE;
+                total += part;
                 any = true;
         }
         if (!any)
