@@ -93,7 +93,7 @@ deps-check:
 # --- tests ------------------------------------------------------------------
 check: deps-check
 	@$(MAKE) --no-print-directory all unit-build
-	@BUILD=$(BUILD) SAN=$(SAN) tests/run
+	@BUILD=$(BUILD) VALGRIND=$(VALGRIND) tests/run
 
 unit-build: $(UNIT_BINS)
 

@@ -105,6 +105,7 @@ static int run_exec_mode(struct request *reqs, size_t n, const struct cred_decry
         }
         execvp(command[0], command);
         log_error_errno(-errno, "cannot execute %s", command[0]);
+        free(store.path); /* the directory itself goes with the namespace or the cleanup process */
         return 127;
 }
 
