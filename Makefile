@@ -68,7 +68,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # --- dependencies ---------------------------------------------------------
 # Debian bookworm packages for building, testing, fuzzing and benchmarking.
 DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang \
-            libclang-rt-14-dev systemd util-linux hyperfine time valgrind
+            libclang-rt-14-dev systemd util-linux mount hyperfine time valgrind python3
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \

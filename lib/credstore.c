@@ -55,7 +55,8 @@ static int open_private_mount(struct credstore *s) {
         if (unshare(CLONE_NEWNS) < 0)
                 return -errno;
         /* Nothing we mount may propagate back to the host's namespace. */
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        /* "none": the kernel ignores source and type here, valgrind does not. */
+        if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
                 return log_debug_errno(-errno, "cannot make mounts private");
         r = mkdir_parents(CREDSTORE_MOUNT_POINT, 0755);
         if (r < 0)
@@ -263,21 +264,62 @@ static void remove_tree(const char *path) {
         (void) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A detached grandchild waits for this process (and so the exec'd command) to
- * exit, through a pidfd, then removes the directory. */
-static int spawn_cleaner(const char *path) {
-        int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
-        pid_t child;
+/* Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), 0 if gone. */
+static unsigned long long process_start_time(pid_t pid) {
+        char path[64], buf[1024];
+        unsigned long long start = 0;
+        const char *p;
+        ssize_t n;
+        int fd;
 
-        if (pidfd < 0)
-                return log_error_errno(-errno, "cannot watch this process for cleanup");
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        p = strrchr(buf, ')'); /* the command name may contain anything */
+        if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start) != 1)
+                start = 0;
+        return start;
+}
+
+/* Blocks until `pid` has exited: on its pidfd, or where there is none (old
+ * kernels, valgrind) by polling its start time, which also catches PID reuse. */
+static void wait_for_exit(pid_t pid, int pidfd, unsigned long long start) {
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+        if (pidfd >= 0) {
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                        ;
+                return;
+        }
+        while (process_start_time(pid) == start)
+                (void) poll(NULL, 0, 250);
+}
+
+/* A detached grandchild waits for this process (and so the exec'd command) to
+ * exit, then removes the directory. */
+static int spawn_cleaner(const char *path) {
+        pid_t self = getpid(), child;
+        int pidfd = (int) syscall(SYS_pidfd_open, self, 0);
+        unsigned long long start = 0;
+
+        if (pidfd < 0) {
+                start = process_start_time(self);
+                if (errno != ENOSYS || start == 0)
+                        return log_error_errno(-errno, "cannot watch this process for cleanup");
+        }
         child = fork();
         if (child < 0) {
-                close(pidfd);
+                if (pidfd >= 0)
+                        close(pidfd);
                 return log_error_errno(-errno, "cannot fork the cleanup process");
         }
         if (child == 0) {
-                struct pollfd p = { .fd = pidfd, .events = POLLIN };
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
                 if (fork() != 0)
@@ -287,16 +329,15 @@ static int spawn_cleaner(const char *path) {
                         for (int fd = 0; fd < 3; fd++)
                                 dup2(null, fd);
                 /* Hold no pipe of the caller's open: only the pidfd, as fd 3. */
-                if (dup2(pidfd, 3) < 0)
+                if (pidfd >= 0 && dup2(pidfd, 3) < 0)
                         _exit(1);
-                p.fd = 3;
-                (void) close_range(4, ~0U, 0);
-                while (poll(&p, 1, -1) < 0 && errno == EINTR)
-                        ;
+                (void) close_range(pidfd >= 0 ? 4 : 3, ~0U, 0);
+                wait_for_exit(self, pidfd >= 0 ? 3 : -1, start);
                 remove_tree(path);
                 _exit(0);
         }
-        close(pidfd);
+        if (pidfd >= 0)
+                close(pidfd);
         (void) waitpid(child, NULL, 0);
         return 0;
 }
@@ -307,7 +348,7 @@ int credstore_seal(struct credstore *s) {
         close(s->dir_fd);
         s->dir_fd = -1;
         if (s->private_mount) {
-                if (mount(NULL, s->path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID, NULL) < 0)
+                if (mount("none", s->path, "none", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOEXEC | MS_NOSUID | MS_NOSYMFOLLOW, NULL) < 0)
                         return log_error_errno(-errno, "cannot make %s read-only", s->path);
                 return 0;
         }

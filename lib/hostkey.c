@@ -111,7 +111,7 @@ static int hostkey_create(const char *path) {
         if (r < 0)
                 return log_error_errno(r, "cannot create directory for %s", path);
         /* Never replace a key another process linked in first. */
-        r = write_file_atomic(path, s->data, s->size, 0400, WRITE_NOREPLACE);
+        r = write_file_atomic(path, s->data, s->size, 0400, WRITE_NOREPLACE | WRITE_SYNC_DIR);
         if (r == -EEXIST)
                 return 0;
         if (r < 0)

@@ -130,7 +130,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 (void) unlink(tmp);
                 return r;
         }
-        return fsync_parent(path);
+        return flags & WRITE_SYNC_DIR ? fsync_parent(path) : 0;
 }
 
 int write_output(const char *path, const void *data, size_t size, mode_t mode) {

@@ -18,6 +18,9 @@ int write_all(int fd, const void *data, size_t size);
 
 enum {
         WRITE_NOREPLACE = 1 << 0, /* fail with -EEXIST instead of replacing */
+        /* fsync the directory too: the rename itself survives a crash. The file is
+         * always fsynced before the rename, which is what makes the write atomic. */
+        WRITE_SYNC_DIR = 1 << 1,
 };
 /* Writes data to path atomically with the given mode; uid/gid (uid_t)-1 = unchanged. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, int flags);

@@ -172,6 +172,11 @@ bench decrypt-32-stdout \
         -n systemd "$SDC decrypt --name=secret32 host-32.cred -"
 row "decrypt 32 B to stdout" "$o" "$s" ms info -
 
+bench encrypt-32-stdout \
+        -n ours "$ENC --name=secret32 --with-key=host pt-32.bin -" \
+        -n systemd "$SDC encrypt --name=secret32 --with-key=host pt-32.bin -"
+row "encrypt 32 B to stdout" "$o" "$s" ms info -
+
 bench decrypt-1MiB-stdout \
         -n ours "$DEC --name=secret1m host-1MiB.cred -"
 row "decrypt 1 MiB to stdout" "$o" "$s" ms info -

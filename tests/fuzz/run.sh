@@ -13,7 +13,8 @@
 #
 # Environment: FUZZ_SECONDS, FUZZ_JOBS (targets run at once; default nproc),
 # FUZZ_MAX_LEN (longest input while fuzzing; default 16384), FUZZ_TARGETS
-# (space-separated target names; default all), FUZZ_ARGS (extra libFuzzer flags).
+# (space-separated names in build-fuzz/, or paths; default all), FUZZ_ARGS (extra
+# libFuzzer flags).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -36,7 +37,12 @@ suffix=""
 
 targets=()
 if [ -n "${FUZZ_TARGETS:-}" ]; then
-        for t in $FUZZ_TARGETS; do targets+=("$outdir/$t"); done
+        for t in $FUZZ_TARGETS; do
+                case $t in
+                */*) targets+=("$t") ;;
+                *) targets+=("$outdir/$t") ;;
+                esac
+        done
 else
         for t in "$outdir"/fuzz-*; do
                 [ -f "$t" ] && [ -x "$t" ] && targets+=("$t")
@@ -171,8 +177,9 @@ for t in "${targets[@]}"; do
                 failed=1
                 sed -n 's/^artifact_prefix=.*; Test unit written to \(.*\)$/  reproducer: \1/p' "$log"
                 echo "  log: $log"
+                # The first report, up to ASan's shadow dump.
                 grep -E -A40 '^(==[0-9]+==ERROR|.*runtime error:|fuzz-cred: check failed|==[0-9]+== ERROR)' "$log" |
-                        head -n 60 | sed 's/^/  /'
+                        sed -e '/^Shadow bytes around/,$d' -e '/^--$/,$d' | head -n 40 | sed 's/^/  /'
         fi
 done
 exit "$failed"

@@ -27,6 +27,7 @@ setup() {
         [ "${lines[7]}" = "abc" ]
         [[ "${lines[8]}" == tmpfs* || "${lines[8]}" == ramfs* ]]
         [[ "${lines[8]}" == *ro,* ]]
+        [[ "${lines[8]}" == *nosymfollow* ]]
         [[ "$output" != *WRITABLE* ]]
         # Nothing of it in our namespace.
         ! mountpoint -q /run/latchkey/credentials

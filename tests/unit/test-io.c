@@ -237,10 +237,13 @@ static int pipe_from_child(size_t size, pid_t *ret_pid) {
                 for (size_t off = 0; off < size;) {
                         size_t chunk = size - off < 1000 ? size - off : 1000;
 
-                        if (write_all(p[1], data + off, chunk) < 0)
+                        if (write_all(p[1], data + off, chunk) < 0) {
+                                free(data);
                                 _exit(1);
+                        }
                         off += chunk;
                 }
+                free(data); /* valgrind checks the child's leaks too */
                 _exit(0);
         }
         close(p[1]);
@@ -253,10 +256,10 @@ static void test_read_pipe_grows(void **state) {
 
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
                 size_t size = sizes[i];
-                uint8_t *want = pattern(size);
                 struct secret *s = NULL;
                 pid_t pid;
                 int status, fd = pipe_from_child(size, &pid);
+                uint8_t *want = pattern(size); /* after the fork: the child owns nothing of ours */
 
                 assert_int_equal(read_fd_capped(fd, 1024 * 1024, &s), 0);
                 close(fd);
@@ -487,6 +490,8 @@ static void test_write_atomic_unwritable_dir(void **state) {
                 if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
                         _exit(100);
                 r = write_file_atomic(path, "x", 1, 0600, 0);
+                free(sub);
+                free(path);
                 _exit(r == -EACCES ? 0 : r < 0 ? 101 : 102);
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
