@@ -44,7 +44,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all check unit integration bench fuzz fuzz-build install clean deps deps-check demo
+.PHONY: all check unit-build bench fuzz fuzz-build install clean deps deps-check demo
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -92,7 +92,7 @@ deps-check:
 
 # --- tests ------------------------------------------------------------------
 check: deps-check
-	@$(MAKE) --no-print-directory all unit-build
+	@$(MAKE) --no-print-directory all unit-build fuzz-build
 	@BUILD=$(BUILD) VALGRIND=$(VALGRIND) tests/run
 
 unit-build: $(UNIT_BINS)
