@@ -23,6 +23,7 @@
 #include "hostkey.h"
 #include "io.h"
 #include "secret.h"
+#include "tmpdir.h"
 #include "timestamp.h"
 
 #define VECTORS "tests/vectors/"
@@ -46,11 +47,6 @@ static struct {
         bool vector_key_usable;    /* /etc/machine-id matches tests/vectors/machine-id */
         char why[256];
 } g;
-
-static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        (void) chmod(p, 0700);
-        return remove(p);
-}
 
 static int read_small(const char *path, char *buf, size_t size) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -78,13 +74,11 @@ static int copy_file(const char *from, const char *to, mode_t mode) {
 }
 
 static int group_setup(void **state) {
-        const char *tmp = getenv("TMPDIR");
         char mid[64], vmid[64];
         struct secret *s = NULL;
         int r;
 
-        snprintf(g.dir, sizeof(g.dir), "%s/test-cred.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-        if (!mkdtemp(g.dir))
+        if (tmpdir_make(g.dir, sizeof(g.dir), "test-cred") < 0)
                 return -1;
         snprintf(g.own_key, sizeof(g.own_key), "%s/own.secret", g.dir);
         snprintf(g.other_key, sizeof(g.other_key), "%s/other.secret", g.dir);
@@ -123,7 +117,7 @@ static int group_setup(void **state) {
 }
 
 static int group_teardown(void **state) {
-        nftw(g.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(g.dir);
         return 0;
 }
 

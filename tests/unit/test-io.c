@@ -23,24 +23,18 @@
 
 #include "io.h"
 #include "secret.h"
+#include "tmpdir.h"
 
 struct fixture {
         char dir[PATH_MAX];
 };
 
-static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw) {
-        (void) chmod(p, 0700);
-        return remove(p);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
-        const char *tmp = getenv("TMPDIR");
 
         if (!f)
                 return -1;
-        snprintf(f->dir, sizeof(f->dir), "%s/test-io.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-        if (!mkdtemp(f->dir)) {
+        if (tmpdir_make(f->dir, sizeof(f->dir), "test-io") < 0) {
                 free(f);
                 return -1;
         }
@@ -51,7 +45,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
         struct fixture *f = *state;
 
-        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(f->dir);
         free(f);
         return 0;
 }
