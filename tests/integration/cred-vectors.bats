@@ -55,7 +55,7 @@ expect_failure() { # VECTOR MESSAGE-PATTERN [OPTIONS...]
 @test "--with-key=host refuses a null-key credential" { expect_failure null-named.cred "key type null" --name=nullkey --with-key=host; }
 @test "wrong host key fails the tag check" {
         # A fresh key of our own: right header, different bytes.
-        SYSTEMD_CREDENTIAL_SECRET="$T/host.secret" run --separate-stderr "$ENC" --name=x "$VECTORS/pt-short.txt" "$T/x.cred"
+        SYSTEMD_CREDENTIAL_SECRET="$T/host.secret" run --separate-stderr as_vector_machine "$ENC" --name=x "$VECTORS/pt-short.txt" "$T/x.cred"
         [ "$status" -eq 0 ]
         [ -f "$T/host.secret" ]
         SYSTEMD_CREDENTIAL_SECRET="$T/host.secret" run --separate-stderr as_vector_machine "$DEC" --name=db.password "$VECTORS/host-named.cred" "$T/out"

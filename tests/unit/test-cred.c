@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +46,7 @@ static struct {
         char own_key[PATH_MAX];    /* created by hostkey_load(may_create) */
         char other_key[PATH_MAX];  /* a second, different key */
         char vector_key[PATH_MAX]; /* copy of tests/vectors/host.secret, mode 0400 */
-        bool vector_key_usable;    /* /etc/machine-id matches tests/vectors/machine-id */
+        bool vector_key_usable;    /* /etc/machine-id is (or now reads as) tests/vectors/machine-id */
         char why[256];
 } g;
 
@@ -73,11 +75,40 @@ static int copy_file(const char *from, const char *to, mode_t mode) {
         return r;
 }
 
+/* The vector key carries the header of tests/vectors/machine-id. On another
+ * machine, root runs this whole test in a private mount namespace with that ID
+ * bind-mounted over /etc/machine-id, so the vector tests run everywhere in CI. */
+static int use_vector_machine_id(char *mid, size_t size) {
+        char vmid[64];
+
+        if (read_small("/etc/machine-id", mid, size) < 0) {
+                snprintf(g.why, sizeof(g.why), "no /etc/machine-id");
+                return -1;
+        }
+        if (read_small(VECTORS "machine-id", vmid, sizeof(vmid)) < 0) {
+                snprintf(g.why, sizeof(g.why), "no " VECTORS "machine-id");
+                return -1;
+        }
+        mid[strcspn(mid, "\n")] = '\0';
+        vmid[strcspn(vmid, "\n")] = '\0';
+        if (strcmp(mid, vmid) == 0)
+                return 0;
+        if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+            mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0 &&
+            mount(VECTORS "machine-id", "/etc/machine-id", "none", MS_BIND, NULL) == 0)
+                return 0;
+        snprintf(g.why, sizeof(g.why),
+                 "/etc/machine-id (%s) differs from " VECTORS "machine-id (%s) and it cannot be bind-mounted (needs root)",
+                 mid, vmid);
+        return -1;
+}
+
 static int group_setup(void **state) {
-        char mid[64], vmid[64];
+        char mid[64];
         struct secret *s = NULL;
         int r;
 
+        g.vector_key_usable = use_vector_machine_id(mid, sizeof(mid)) == 0;
         if (tmpdir_make(g.dir, sizeof(g.dir), "test-cred") < 0)
                 return -1;
         snprintf(g.own_key, sizeof(g.own_key), "%s/own.secret", g.dir);
@@ -94,25 +125,8 @@ static int group_setup(void **state) {
         r = copy_file(VECTORS "host.secret", g.vector_key, 0400);
         if (r < 0) {
                 snprintf(g.why, sizeof(g.why), "cannot copy " VECTORS "host.secret: %s", strerror(-r));
-                return 0;
+                g.vector_key_usable = false;
         }
-        if (read_small("/etc/machine-id", mid, sizeof(mid)) < 0) {
-                snprintf(g.why, sizeof(g.why), "no /etc/machine-id");
-                return 0;
-        }
-        if (read_small(VECTORS "machine-id", vmid, sizeof(vmid)) < 0) {
-                snprintf(g.why, sizeof(g.why), "no " VECTORS "machine-id");
-                return 0;
-        }
-        mid[strcspn(mid, "\n")] = '\0';
-        vmid[strcspn(vmid, "\n")] = '\0';
-        if (strcmp(mid, vmid) != 0) {
-                snprintf(g.why, sizeof(g.why),
-                         "/etc/machine-id (%s) differs from " VECTORS "machine-id (%s): the vector host key is bound to the latter",
-                         mid, vmid);
-                return 0;
-        }
-        g.vector_key_usable = true;
         return 0;
 }
 
