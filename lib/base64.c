@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base64.h"
 
@@ -141,6 +142,7 @@ int base64_decode(const char *text, size_t len, uint8_t **ret, size_t *ret_size)
         *ret_size = (size_t) (p - out);
         return 0;
 invalid:
+        explicit_bzero(out, (size_t) (p - out)); /* callers may decode secrets */
         free(out);
         return -EINVAL;
 }

@@ -100,24 +100,34 @@ static uint64_t get_le64(const uint8_t *p) {
         return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
 }
 
+/* SHA-256 with its context in the secure heap: the digest is the AES key, and
+ * gcry_md_hash_buffer() would leave it in an unwiped context on its stack. */
+static int sha256_secure(const uint8_t *data, size_t size, uint8_t out[32]) {
+        gcry_md_hd_t h;
+
+        if (gcry_md_open(&h, GCRY_MD_SHA256, GCRY_MD_FLAG_SECURE))
+                return log_fail(-EIO, "cannot set up SHA-256");
+        gcry_md_write(h, data, size);
+        memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
+        gcry_md_close(h);
+        return 0;
+}
+
 /* AES key = SHA-256 of the key material: the host key, or nothing for null. */
 static int derive_key(enum cred_key k, const char *host_key_path, bool may_create, uint8_t aes_key[32]) {
         _cleanup_secret_ struct secret *host = NULL;
         const char *path;
         int r;
 
-        if (!(key_types[k].flags & NEEDS_HOST)) {
-                gcry_md_hash_buffer(GCRY_MD_SHA256, aes_key, "", 0);
-                return 0;
-        }
+        if (!(key_types[k].flags & NEEDS_HOST))
+                return sha256_secure((const uint8_t *) "", 0, aes_key);
         r = hostkey_path(host_key_path, &path);
         if (r < 0)
                 return r;
         r = hostkey_load(path, may_create, &host);
         if (r < 0)
                 return r;
-        gcry_md_hash_buffer(GCRY_MD_SHA256, aes_key, host->data, host->size);
-        return 0;
+        return sha256_secure(host->data, host->size, aes_key);
 }
 
 static int cipher_open(const uint8_t aes_key[32], const uint8_t *iv, size_t iv_size, gcry_cipher_hd_t *ret) {
@@ -201,7 +211,7 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
         total = aad + meta + size + 16;
         out = calloc(1, total);
         if (!out)
-                return -ENOMEM;
+                return log_oom();
         memcpy(out, key_types[k].id, 16);
         put_le32(out + 16, 32);  /* key size */
         put_le32(out + 20, 1);   /* block size, as OpenSSL reports it for GCM */
@@ -265,24 +275,37 @@ static int check_null_policy(enum cred_null_policy policy) {
         return 0;
 }
 
-/* Checks the headers; returns the offset where the ciphertext starts. */
-static int parse_header(const uint8_t *blob, size_t size, enum cred_key *ret_key, size_t *ret_aad) {
+/* Checks the headers in systemd's order (key type, null policy, scope, sizes);
+ * returns the offset where the ciphertext starts. */
+static int parse_header(const struct cred_decrypt_params *p, const uint8_t *blob, size_t size,
+                        enum cred_key *ret_key, size_t *ret_aad) {
         enum cred_key k = CRED_KEY_INVALID;
         uint32_t iv_size;
         size_t aad;
+        int r;
 
-        if (size < CRED_HEADER_SIZE)
-                return log_fail(-EBADMSG, "credential truncated: %zu bytes, the header alone is %d", size,
-                                CRED_HEADER_SIZE);
+        if (size < 16)
+                return log_fail(-EBADMSG, "credential truncated: %zu bytes, not even a key type", size);
         k = cred_key_from_id(blob);
         if (k == CRED_KEY_INVALID)
                 return log_fail(-EOPNOTSUPP, "unknown credential key type (not an encrypted credential?)");
+        if (p->require_key && p->required_key != k)
+                return log_fail(-EPERM, "credential uses key type %s, but --with-key=%s was required",
+                                key_types[k].name, cred_key_to_string(p->required_key));
+        if (k == CRED_KEY_NULL) {
+                r = check_null_policy(p->null_policy);
+                if (r < 0)
+                        return r;
+        }
         if (key_types[k].flags & SCOPED)
                 return log_fail(-EMEDIUMTYPE, "credential is user-scoped (%s); user-scoped credentials are not supported yet",
                                 key_types[k].name);
         if (key_types[k].flags & NEEDS_TPM2)
                 return log_fail(-EOPNOTSUPP, "credential is bound to a TPM2 (%s); this build has no TPM2 support yet",
                                 key_types[k].name);
+        if (size < CRED_HEADER_SIZE)
+                return log_fail(-EBADMSG, "credential truncated: %zu bytes, the header alone is %d", size,
+                                CRED_HEADER_SIZE);
         if (get_le32(blob + 16) != 32)
                 return log_fail(-EBADMSG, "credential has unsupported key size %u", get_le32(blob + 16));
         if (get_le32(blob + 20) != 1)
@@ -349,21 +372,13 @@ int cred_decrypt(const struct cred_decrypt_params *p, const uint8_t *blob, size_
 
         if (size > CRED_BLOB_MAX)
                 return log_fail(-E2BIG, "credential too large (%zu bytes, at most %u)", size, CRED_BLOB_MAX);
-        r = parse_header(blob, size, &k, &aad);
+        r = parse_header(p, blob, size, &k, &aad);
         if (r < 0)
                 return r;
-        if (p->require_key && p->required_key != k)
-                return log_fail(-EPERM, "credential uses key type %s, but --with-key=%s was required",
-                                key_types[k].name, cred_key_to_string(p->required_key));
-        if (k == CRED_KEY_NULL) {
-                r = check_null_policy(p->null_policy);
-                if (r < 0)
-                        return r;
-        }
         ct_len = size - aad - 16;
         r = secret_new(ct_len, &pt);
         if (r < 0)
-                return r;
+                return log_oom();
 
         r = derive_key(k, p->host_key_path, false, aes_key);
         if (r < 0)
@@ -409,7 +424,7 @@ int cred_blob_from_text(const uint8_t *text, size_t size, uint8_t **ret, size_t 
         if (is_raw_credential(text, size)) {
                 blob = malloc(size ? size : 1);
                 if (!blob)
-                        return -ENOMEM;
+                        return log_oom();
                 memcpy(blob, text, size);
                 *ret = blob;
                 *ret_size = size;
@@ -430,15 +445,21 @@ int cred_blob_from_text(const uint8_t *text, size_t size, uint8_t **ret, size_t 
 }
 
 bool cred_looks_encrypted(const uint8_t *text, size_t size) {
-        uint8_t *blob;
-        size_t n;
+        char prefix[24]; /* 24 Base64 characters: 18 bytes, enough for the key type */
+        uint8_t *blob = NULL;
+        size_t n = 0, k = 0;
         bool known;
 
         if (is_raw_credential(text, size))
                 return true;
-        if (size > CRED_TEXT_MAX || base64_decode((const char *) text, size, &blob, &n) < 0)
-                return false;
-        known = is_raw_credential(blob, n);
+        /* Decode only a prefix: the data may be a plain secret that must not be copied around. */
+        for (size_t i = 0; i < size && k < sizeof(prefix); i++)
+                if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+                        prefix[k++] = (char) text[i];
+        known = k == sizeof(prefix) && base64_decode(prefix, k, &blob, &n) == 0 && is_raw_credential(blob, n);
+        if (blob)
+                explicit_bzero(blob, n);
         free(blob);
+        explicit_bzero(prefix, sizeof(prefix));
         return known;
 }

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -49,7 +48,24 @@ static int mount_private_fs(const char *where) {
         return -errno;
 }
 
+/* Creates DIR (and parents) and refuses one that is a symlink, not ours, or
+ * writable by others: as root we mount and write below it. */
+static int make_owned_dir(const char *dir) {
+        struct stat st;
+        int r;
+
+        r = mkdir_parents(dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "cannot create %s", dir);
+        if (lstat(dir, &st) < 0)
+                return log_error_errno(-errno, "cannot stat %s", dir);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+                return log_fail(-EPERM, "%s is not a directory owned by us and closed to others, refusing", dir);
+        return 0;
+}
+
 static int open_private_mount(struct credstore *s) {
+        struct stat st;
         int r;
 
         if (unshare(CLONE_NEWNS) < 0)
@@ -58,50 +74,47 @@ static int open_private_mount(struct credstore *s) {
         /* "none": the kernel ignores source and type here, valgrind does not. */
         if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
                 return log_debug_errno(-errno, "cannot make mounts private");
-        r = mkdir_parents(CREDSTORE_MOUNT_POINT, 0755);
-        if (r < 0)
-                return log_debug_errno(r, "cannot create %s", CREDSTORE_MOUNT_POINT);
+        if (mkdir(CREDSTORE_MOUNT_POINT, 0755) < 0 && errno != EEXIST)
+                return log_debug_errno(-errno, "cannot create %s", CREDSTORE_MOUNT_POINT);
+        if (lstat(CREDSTORE_MOUNT_POINT, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0)
+                return log_debug_errno(-EPERM, "%s is not a directory owned by root", CREDSTORE_MOUNT_POINT);
         r = mount_private_fs(CREDSTORE_MOUNT_POINT);
         if (r < 0)
                 return log_debug_errno(r, "cannot mount a file system on %s", CREDSTORE_MOUNT_POINT);
         s->path = strdup(CREDSTORE_MOUNT_POINT);
         if (!s->path)
-                return -ENOMEM;
+                return log_oom();
         s->private_mount = true;
         return 0;
 }
 
-static int open_plain_dir(struct credstore *s) {
-        const char *base = getuid() == 0 ? "/run/latchkey" : getenv("XDG_RUNTIME_DIR");
+static int open_plain_dir(struct credstore *s, const char *base) {
         char tmpl[PATH_MAX];
-        int r;
 
-        if (!base || base[0] != '/')
-                return log_fail(-ENXIO, "$XDG_RUNTIME_DIR is not set, no place for a private credentials directory");
-        r = mkdir_parents(base, 0755);
-        if (r < 0)
-                return log_error_errno(r, "cannot create %s", base);
         if (snprintf(tmpl, sizeof(tmpl), "%s/credentials.XXXXXX", base) >= (int) sizeof(tmpl))
-                return -ENAMETOOLONG;
+                return log_fail(-ENAMETOOLONG, "path too long: %s/credentials.XXXXXX", base);
         if (!mkdtemp(tmpl))
                 return log_error_errno(-errno, "cannot create a directory under %s", base);
         s->path = strdup(tmpl);
-        return s->path ? 0 : -ENOMEM;
+        return s->path ? 0 : log_oom();
 }
 
 int credstore_open(struct credstore *s, uid_t uid, gid_t gid) {
-        int r = -EPERM;
+        const char *base = geteuid() == 0 ? "/run/latchkey" : getenv("XDG_RUNTIME_DIR");
+        int r;
 
         s->uid = uid;
         s->gid = gid;
         s->dir_fd = -1;
-        if (geteuid() == 0) {
-                r = open_private_mount(s);
-                if (r < 0)
-                        log_debug("no private mount namespace, using a plain directory");
-        }
+        if (!base || base[0] != '/')
+                return log_fail(-ENXIO, "$XDG_RUNTIME_DIR is not set, no place for a private credentials directory");
+        r = make_owned_dir(base);
+        if (r < 0)
+                return r;
+        r = geteuid() == 0 ? open_private_mount(s) : -EPERM;
         if (r < 0) {
-                r = open_plain_dir(s);
+                log_debug("no private mount namespace, using a plain directory under %s", base);
+                r = open_plain_dir(s, base);
                 if (r < 0)
                         return r;
         }
@@ -255,13 +268,26 @@ int credstore_set(struct credstore *s, const char *id, const char *value, size_t
         return add_file(s, id, (const uint8_t *) value, size);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-        return type == FTW_DP ? rmdir(path) : unlink(path);
-}
+/* Removes the directory and the files we put in it: by directory fd, no
+ * recursion, nothing followed. */
+static void remove_dir(const char *path) {
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct dirent *de;
+        DIR *d;
 
-static void remove_tree(const char *path) {
-        (void) chmod(path, 0700); /* the owner cannot unlink from a 0500 directory */
-        (void) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (fd < 0)
+                return;
+        (void) fchmod(fd, 0700); /* an owner cannot unlink from a 0500 directory */
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        (void) rmdir(path);
 }
 
 /* Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), 0 if gone. */
@@ -333,7 +359,7 @@ static int spawn_cleaner(const char *path) {
                         _exit(1);
                 (void) close_range(pidfd >= 0 ? 4 : 3, ~0U, 0);
                 wait_for_exit(self, pidfd >= 0 ? 3 : -1, start);
-                remove_tree(path);
+                remove_dir(path);
                 _exit(0);
         }
         if (pidfd >= 0)
@@ -343,7 +369,12 @@ static int spawn_cleaner(const char *path) {
 }
 
 int credstore_seal(struct credstore *s) {
-        if (fchown(s->dir_fd, s->uid, s->gid) < 0 || fchmod(s->dir_fd, 0500) < 0)
+        /* On a read-only private mount the user may own the directory, as with systemd.
+         * A plain directory made by root stays root's (group: the user's), or the user
+         * could refill it, or trick the root cleanup into deleting elsewhere. */
+        bool root_owned = !s->private_mount && geteuid() == 0;
+
+        if (fchown(s->dir_fd, root_owned ? 0 : s->uid, s->gid) < 0 || fchmod(s->dir_fd, root_owned ? 0550 : 0500) < 0)
                 return log_error_errno(-errno, "cannot set owner and mode of %s", s->path);
         close(s->dir_fd);
         s->dir_fd = -1;
@@ -360,7 +391,7 @@ void credstore_abandon(struct credstore *s) {
                 close(s->dir_fd);
         s->dir_fd = -1;
         if (s->path && !s->private_mount)
-                remove_tree(s->path);
+                remove_dir(s->path);
         free(s->path);
         s->path = NULL;
 }

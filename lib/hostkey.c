@@ -94,13 +94,13 @@ static int hostkey_create(const char *path) {
         int r;
 
         if (!dir)
-                return -ENOMEM;
+                return log_oom();
         r = machine_id_get(mid);
         if (r < 0)
                 return r;
         r = secret_new(HOSTKEY_HEADER_SIZE + HOSTKEY_KEY_SIZE, &s);
         if (r < 0)
-                return r;
+                return log_oom();
         r = hostkey_machine_header(mid, s->data);
         if (r < 0)
                 return r;
@@ -111,23 +111,13 @@ static int hostkey_create(const char *path) {
         if (r < 0)
                 return log_error_errno(r, "cannot create directory for %s", path);
         /* Never replace a key another process linked in first. */
-        r = write_file_atomic(path, s->data, s->size, 0400, WRITE_NOREPLACE | WRITE_SYNC_DIR);
+        r = write_file_atomic(path, s->data, s->size, 0400, WRITE_NOREPLACE | WRITE_SYNC_DIR | WRITE_SECRET);
         if (r == -EEXIST)
                 return 0;
         if (r < 0)
                 return log_error_errno(r, "cannot create host key %s", path);
         log_debug("created host key %s", path);
         return 0;
-}
-
-/* secure-delete, no-dump, sync, no-COW: as systemd; only some stick, all are best effort. */
-static void hostkey_set_secret_flags(int fd) {
-        int flags;
-
-        if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
-                return;
-        flags |= FS_SECRM_FL | FS_NODUMP_FL | FS_SYNC_FL | FS_NOCOW_FL;
-        (void) ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }
 
 int hostkey_load(const char *path, bool may_create, struct secret **ret) {
@@ -143,8 +133,6 @@ int hostkey_load(const char *path, bool may_create, struct secret **ret) {
                 if (r < 0)
                         return r;
                 fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-                if (fd >= 0)
-                        hostkey_set_secret_flags(fd);
         }
         if (fd < 0)
                 return log_error_errno(-errno, "cannot open host key %s", path);

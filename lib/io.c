@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,6 +100,17 @@ static int fsync_parent(const char *path) {
         return fsync(dfd) < 0 ? -errno : 0;
 }
 
+/* secure-delete, no-dump, sync, no-COW, as systemd sets on its host key; best effort,
+ * and before any data is written, since no-COW only applies to an empty file. */
+static void set_secret_attributes(int fd) {
+        int attrs;
+
+        if (ioctl(fd, FS_IOC_GETFLAGS, &attrs) < 0)
+                return;
+        attrs |= FS_SECRM_FL | FS_NODUMP_FL | FS_SYNC_FL | FS_NOCOW_FL;
+        (void) ioctl(fd, FS_IOC_SETFLAGS, &attrs);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, int flags) {
         char tmp[PATH_MAX];
         uint64_t rnd;
@@ -111,6 +124,8 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
+        if (flags & WRITE_SECRET)
+                set_secret_attributes(fd);
         r = write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
@@ -120,8 +135,13 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
                 r = -errno;
         if (r >= 0) {
                 if (flags & WRITE_NOREPLACE) {
-                        if (link(tmp, path) < 0)
-                                r = -errno;
+                        /* One step, so the file never shows two links; link() where unsupported. */
+                        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+                                if (errno != EINVAL && errno != ENOSYS)
+                                        r = -errno;
+                                else if (link(tmp, path) < 0)
+                                        r = -errno;
+                        }
                         (void) unlink(tmp);
                 } else if (rename(tmp, path) < 0)
                         r = -errno;

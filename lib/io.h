@@ -21,6 +21,7 @@ enum {
         /* fsync the directory too: the rename itself survives a crash. The file is
          * always fsynced before the rename, which is what makes the write atomic. */
         WRITE_SYNC_DIR = 1 << 1,
+        WRITE_SECRET = 1 << 2, /* file attributes for secrets: secure-delete, no-dump, no-COW */
 };
 /* Writes data to path atomically with the given mode; uid/gid (uid_t)-1 = unchanged. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, int flags);

@@ -3,6 +3,7 @@
  * logged once, where they are found; callers only propagate the return code. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
@@ -25,3 +26,4 @@ int log_errno(enum log_level level, int r, const char *fmt, ...) __attribute__((
 
 /* For errors that carry their own message: logs fmt without strerror, returns -|r|. */
 int log_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_oom() log_fail(-ENOMEM, "out of memory")

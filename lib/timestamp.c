@@ -76,9 +76,11 @@ int timespan_parse(const char *s, uint64_t *ret) {
                 /* One fractional digit at a time, as systemd does: no overflow. */
                 for (uint64_t k = unit; frac && isdigit((unsigned char) *frac) && k > 0; frac++) {
                         k /= 10;
+                        if (part > UINT64_MAX - 1 - (uint64_t) (*frac - '0') * k)
+                                return -ERANGE;
                         part += (uint64_t) (*frac - '0') * k;
                 }
-                if (total > UINT64_MAX - 1 - part)
+                if (part > UINT64_MAX - 1 - total)
                         return -ERANGE;
                 total += part;
                 any = true;

@@ -121,3 +121,40 @@ decrypt_fails_cleanly() { # IN LABEL
         [ "$status" -eq 1 ]
         [ "$(cat "$T/out")" = keep ]
 }
+
+@test "validation order as systemd: key type before sizes, null policy before sizes" {
+        # 20 bytes with an unknown key type: "unknown key type", not "truncated".
+        head -c 20 /dev/zero | tr '\0' '\1' | base64 > "$T/unknown.cred"
+        run --separate-stderr "$DEC" "$T/unknown.cred" -
+        assert_clean_failure
+        [[ "$stderr" == *"unknown credential key type"* ]]
+        # A null-key header with a bad key size: --refuse-null speaks first.
+        { printf '\x05\x84\x69\xda\xf6\xf5\x43\x24\x80\x05\x49\xda\x0f\x8e\xa2\xfb\x21\0\0\0'; head -c 100 /dev/zero; } > "$T/null-bad.cred"
+        run --separate-stderr "$DEC" --refuse-null "$T/null-bad.cred" -
+        assert_clean_failure
+        [[ "$stderr" == *"null key"* ]]
+        run --separate-stderr "$DEC" --allow-null "$T/null-bad.cred" -
+        assert_clean_failure
+        [[ "$stderr" == *"unsupported key size 33"* ]]
+}
+
+@test "without lockable memory the error is still one line (no libgcrypt warning)" {
+        need_root "runs as nobody with RLIMIT_MEMLOCK 0"
+        d=$(mktemp -d /tmp/latchkey-memlock.XXXXXX)
+        chmod 0755 "$d"
+        "$ENC" --with-key=null --name=y "$VECTORS/pt-short.txt" "$d/y" 2>/dev/null
+        chmod 0644 "$d/y"
+        run --separate-stderr prlimit --memlock=0:0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+                "$DEC" --refuse-null --name=y "$d/y" -
+        refused_status=$status refused_out=$output refused_err=$stderr
+        run --separate-stderr prlimit --memlock=0:0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+                "$DEC" --allow-null --name=y "$d/y" -
+        rm -rf "$d"
+        [ "$refused_status" -eq 1 ] && [ -z "$refused_out" ]
+        [[ "$refused_err" == "cred-decrypt: credential is encrypted with a null key, refusing"* ]] || { echo "$refused_err"; return 1; }
+        [ "$(printf '%s\n' "$refused_err" | grep -c .)" -eq 1 ]
+        [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
+        # --allow-null is silent, and libgcrypt adds no warning of its own.
+        [ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
+}

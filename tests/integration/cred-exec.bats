@@ -132,3 +132,24 @@ other=only-plain" ]
         rm -rf "$d"
         [ "$gone" = yes ]
 }
+
+@test "root without a mount namespace: plain directory stays root's, user cannot change it, removed after" {
+        need_root "drops CAP_SYS_ADMIN to force the fallback"
+        run --separate-stderr setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin \
+                "$DEC" --user=nobody --load=db:"$T/db.cred" -- sh -c '
+                        d=$CREDENTIALS_DIRECTORY; echo "$d"
+                        stat -c "%U %G %a" "$d" "$d/db"
+                        setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c "cat \"\$1/db\"; echo; chmod 0700 \"\$1\" 2>/dev/null && echo CHMOD; touch \"\$1/x\" 2>/dev/null && echo WROTE; true" _ "$d"'
+        [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+        echo "$output"
+        [[ "${lines[0]}" == /run/latchkey/credentials.* ]]
+        [ "${lines[1]}" = "root nogroup 550" ]
+        [ "${lines[2]}" = "nobody nogroup 400" ]
+        [ "${lines[3]}" = "s3cr3t-p4ssw0rd" ]
+        [[ "$output" != *CHMOD* && "$output" != *WROTE* ]]
+        for _ in $(seq 50); do
+                [ -e "${lines[0]}" ] || break
+                sleep 0.1
+        done
+        [ ! -e "${lines[0]}" ]
+}

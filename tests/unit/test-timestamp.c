@@ -209,6 +209,10 @@ static void test_span_rejects(void **state) {
         expect_span_fail("5secs");
         expect_span_fail("99999999999999999999");
         expect_span_fail("999999999999y");
+        /* The fraction pushes past 2^64 - 1 (once wrapped to small values or "infinity"). */
+        expect_span_fail("18446744073709.999999");
+        expect_span_fail("18446744073709.551615");
+        expect_span_fail("5124095576.9h");
 }
 
 static void test_format(void **state) {
