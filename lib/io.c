@@ -118,8 +118,15 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 
         if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return -errno;
-        if (snprintf(tmp, sizeof(tmp), "%s.#%016llx", path, (unsigned long long) rnd) >= (int) sizeof(tmp))
-                return -ENAMETOOLONG;
+        {
+                /* Hidden, beside the target: "DIR/.#NAME.HEX", so watchers matching NAME's prefix ignore it. */
+                const char *slash = strrchr(path, '/');
+                int dir_len = slash ? (int) (slash - path + 1) : 0;
+
+                if (snprintf(tmp, sizeof(tmp), "%.*s.#%s.%016llx", dir_len, path, path + dir_len,
+                             (unsigned long long) rnd) >= (int) sizeof(tmp))
+                        return -ENAMETOOLONG;
+        }
         /* Mode 0600 until complete, so nobody can open the file half-written with looser bits. */
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -129,7 +136,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         r = write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && !(flags & WRITE_EPHEMERAL) && fsync(fd) < 0)
                 r = -errno;
         if (close(fd) < 0 && r >= 0)
                 r = -errno;

@@ -22,6 +22,7 @@ enum {
          * always fsynced before the rename, which is what makes the write atomic. */
         WRITE_SYNC_DIR = 1 << 1,
         WRITE_SECRET = 1 << 2, /* file attributes for secrets: secure-delete, no-dump, no-COW */
+        WRITE_EPHEMERAL = 1 << 3, /* no fsync: the file does not outlive its writer (ask files) */
 };
 /* Writes data to path atomically with the given mode; uid/gid (uid_t)-1 = unchanged. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode, int flags);

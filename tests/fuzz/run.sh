@@ -92,6 +92,7 @@ make_corpus() {
         done
         case "$(basename "$target")" in
         fuzz-cred) synthetic_seeds "$d" ;;
+        fuzz-ask) cp tests/vectors/ask/* "$d/" ;;
         esac
 }
 

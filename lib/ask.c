@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ask.h"
+#include "io.h"
+#include "log.h"
+
+void ask_request_clear(struct ask_request *r) {
+        free(r->socket);
+        free(r->message);
+        free(r->icon);
+        free(r->id);
+        *r = (struct ask_request) {};
+}
+
+uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+int ask_dir(bool user, char **ret) {
+        const char *runtime;
+        char *d;
+
+        if (!user)
+                d = strdup(ASK_SYSTEM_DIR);
+        else {
+                runtime = getenv("XDG_RUNTIME_DIR");
+                if (!runtime || runtime[0] != '/')
+                        return log_fail(-ENXIO, "$XDG_RUNTIME_DIR is not set, no per-user ask-password directory");
+                if (asprintf(&d, "%s/systemd/ask-password", runtime) < 0)
+                        d = NULL;
+        }
+        if (!d)
+                return log_oom();
+        *ret = d;
+        return 0;
+}
+
+bool ask_socket_path_valid(const char *path) {
+        size_t n = strlen(path);
+
+        if (path[0] != '/' || n > ASK_SOCKET_PATH_MAX)
+                return false;
+        for (const char *c = path; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f || *c == '"' || *c == '\'' || *c == '\\')
+                        return false;
+        return true;
+}
+
+static bool parse_bool(const char *v, bool *ret) {
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcasecmp(v, yes[i]) == 0)
+                        return *ret = true, true;
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcasecmp(v, no[i]) == 0)
+                        return *ret = false, true;
+        return false;
+}
+
+static bool parse_u64(const char *v, uint64_t *ret) {
+        char *end;
+
+        if (!isdigit((unsigned char) v[0]))
+                return false;
+        errno = 0;
+        *ret = strtoull(v, &end, 10);
+        return errno == 0 && *end == '\0';
+}
+
+static int set_string(char **field, const char *v) {
+        char *copy = strdup(v);
+
+        if (!copy)
+                return -ENOMEM;
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+/* One "key=value" of [Ask]; r->socket is set at most once. */
+static int parse_assignment(struct ask_request *r, char *line) {
+        char *eq = strchr(line, '='), *key = line, *value;
+        uint64_t u;
+        size_t n;
+
+        if (!eq)
+                return -EBADMSG;
+        *eq = '\0';
+        value = eq + 1;
+        for (n = strlen(key); n > 0 && isspace((unsigned char) key[n - 1]); n--)
+                key[n - 1] = '\0';
+        while (isspace((unsigned char) *value))
+                value++;
+        if (strcmp(key, "Socket") == 0) {
+                /* A second Socket= can only come from an injected line: refuse the file. */
+                if (r->socket || !ask_socket_path_valid(value))
+                        return -EBADMSG;
+                return set_string(&r->socket, value);
+        }
+        if (strcmp(key, "PID") == 0)
+                r->pid = parse_u64(value, &u) && u > 0 && u <= INT_MAX ? (pid_t) u : 0;
+        else if (strcmp(key, "NotAfter") == 0)
+                r->not_after = parse_u64(value, &u) ? u : 0;
+        else if (strcmp(key, "AcceptCached") == 0)
+                (void) parse_bool(value, &r->accept_cached);
+        else if (strcmp(key, "Echo") == 0)
+                (void) parse_bool(value, &r->echo);
+        else if (strcmp(key, "Silent") == 0)
+                (void) parse_bool(value, &r->silent);
+        else if (strcmp(key, "Message") == 0)
+                return set_string(&r->message, value);
+        else if (strcmp(key, "Icon") == 0)
+                return set_string(&r->icon, value);
+        else if (strcmp(key, "Id") == 0)
+                return set_string(&r->id, value);
+        return 0;
+}
+
+/* systemd's ini dialect: '#'/';' comment lines, [Section], trimmed key=value,
+ * a trailing backslash joins the next line with a space. */
+int ask_file_parse(const char *data, size_t size, struct ask_request *ret) {
+        _cleanup_free_ char *buf = NULL;
+        struct ask_request r = {};
+        bool in_ask = false;
+        char *p, *line;
+        int k = 0;
+
+        if (size > ASK_FILE_MAX || memchr(data, 0, size))
+                return -EBADMSG;
+        buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, data, size);
+        buf[size] = '\0';
+        /* Continuations first: a line ending in an odd number of backslashes (the last
+         * one unescaped) joins the next, the backslash and newline becoming spaces. */
+        for (p = buf; (p = strchr(p, '\n')); p++) {
+                size_t n = 0;
+
+                while (p - n > buf && p[-1 - (ptrdiff_t) n] == '\\')
+                        n++;
+                if (n % 2 == 1)
+                        p[-1] = p[0] = ' ';
+        }
+        for (p = buf; k >= 0 && (line = strsep(&p, "\n"));) {
+                size_t n;
+
+                while (isspace((unsigned char) *line))
+                        line++;
+                for (n = strlen(line); n > 0 && isspace((unsigned char) line[n - 1]); n--)
+                        line[n - 1] = '\0';
+                if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+                        continue;
+                if (line[0] == '[') {
+                        in_ask = strcmp(line, "[Ask]") == 0;
+                        continue;
+                }
+                if (in_ask)
+                        k = parse_assignment(&r, line);
+        }
+        if (k >= 0 && !r.socket)
+                k = -EBADMSG;
+        if (k < 0) {
+                ask_request_clear(&r);
+                return k;
+        }
+        *ret = r;
+        return 0;
+}
+
+/* Bytes that could end the line or be read as markup become C escapes. */
+static void put_escaped(FILE *f, const char *s) {
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+
+                if (c == '\\')
+                        fputs("\\\\", f);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(f, "\\x%02x", c);
+                else
+                        fputc(c, f);
+        }
+}
+
+static void put_escaped_key(FILE *f, const char *key, const char *value) {
+        if (!value)
+                return;
+        fprintf(f, "%s=", key);
+        put_escaped(f, value);
+        fputc('\n', f);
+}
+
+int ask_file_format(const struct ask_request *r, char **ret, size_t *ret_len) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (!r->socket || !ask_socket_path_valid(r->socket))
+                return -EINVAL;
+        if ((r->message && strlen(r->message) > ASK_MESSAGE_MAX) || (r->icon && strlen(r->icon) > ASK_MESSAGE_MAX) ||
+            (r->id && strlen(r->id) > ASK_MESSAGE_MAX))
+                return -E2BIG;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "[Ask]\nPID=%d\nSocket=%s\nAcceptCached=%d\nEcho=%d\nNotAfter=%llu\nSilent=%d\n", (int) r->pid,
+                r->socket, r->accept_cached, r->echo, (unsigned long long) r->not_after, r->silent);
+        put_escaped_key(f, "Message", r->message);
+        put_escaped_key(f, "Icon", r->icon);
+        put_escaped_key(f, "Id", r->id);
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        *ret_len = len;
+        return 0;
+}
+
+int ask_file_read(int dir_fd, const char *dir, const char *name, uid_t owner, struct ask_request *ret) {
+        _cleanup_secret_ struct secret *data = NULL;
+        _cleanup_close_ int fd = -1;
+        struct ask_request r;
+        struct stat st;
+        size_t dir_len = strlen(dir);
+        int k;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size > ASK_FILE_MAX)
+                return -EBADMSG;
+        if (owner != (uid_t) -1 && (st.st_uid != owner || (st.st_mode & 022)))
+                return -EPERM;
+        k = read_fd_capped(fd, ASK_FILE_MAX, &data);
+        if (k < 0)
+                return k;
+        k = ask_file_parse((const char *) data->data, data->size, &r);
+        if (k < 0)
+                return k;
+        /* In a per-user directory the reply socket must be a direct child of it. */
+        if (owner != (uid_t) -1 &&
+            (strncmp(r.socket, dir, dir_len) != 0 || r.socket[dir_len] != '/' || strchr(r.socket + dir_len + 1, '/'))) {
+                ask_request_clear(&r);
+                return -EPERM;
+        }
+        *ret = r;
+        return 0;
+}
+
+bool ask_pid_alive(pid_t pid) {
+        char path[64], buf[512];
+        const char *p;
+        ssize_t n;
+        int fd;
+
+        if (pid <= 0)
+                return true;
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return false;
+        /* Zombies count as dead: state is the field after "(comm)". */
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno != ENOENT;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return true;
+        buf[n] = '\0';
+        p = strrchr(buf, ')');
+        return !(p && p[1] == ' ' && p[2] == 'Z');
+}
+
+int ask_reply_parse(const uint8_t *buf, size_t size, struct secret **ret) {
+        _cleanup_secret_ struct secret *list = NULL;
+        size_t n;
+        int r;
+
+        if (size >= 1 && buf[0] == '-')
+                return -ECANCELED;
+        if (size < 1 || buf[0] != '+')
+                return -EBADMSG;
+        n = size - 1;
+        if (n > ASK_PASSWORD_MAX)
+                return -EMSGSIZE;
+        r = secret_new(n + 1, &list);
+        if (r < 0)
+                return r;
+        memcpy(list->data, buf + 1, n);
+        list->size = n;
+        /* Every password ends in NUL: "+" is one empty password, "+a\0" is "a". */
+        if (n == 0 || list->data[n - 1] != '\0')
+                list->data[list->size++] = '\0';
+        *ret = TAKE_PTR(list);
+        return 0;
+}
+
+static int sockaddr_for(const char *path, struct sockaddr_un *sa) {
+        size_t n = strlen(path);
+
+        if (n == 0 || n >= sizeof(sa->sun_path))
+                return -EINVAL;
+        *sa = (struct sockaddr_un) { .sun_family = AF_UNIX };
+        memcpy(sa->sun_path, path, n);
+        return (int) (offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
+int ask_reply_send(const char *socket_path, const struct secret *list) {
+        _cleanup_secret_ struct secret *packet = NULL;
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa;
+        int len, r;
+
+        if (!ask_socket_path_valid(socket_path))
+                return -EINVAL;
+        len = sockaddr_for(socket_path, &sa);
+        if (len < 0)
+                return len;
+        if (list && list->size > ASK_PASSWORD_MAX)
+                return -EMSGSIZE;
+        r = secret_new(1 + (list ? list->size : 0), &packet);
+        if (r < 0)
+                return r;
+        packet->data[0] = list ? '+' : '-';
+        if (list)
+                memcpy(packet->data + 1, list->data, list->size);
+        packet->size = 1 + (list ? list->size : 0);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (sendto(fd, packet->data, packet->size, MSG_NOSIGNAL, (struct sockaddr *) &sa, (socklen_t) len) < 0)
+                return -errno;
+        return 0;
+}
+
+int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q) {
+        _cleanup_free_ char *text = NULL;
+        struct sockaddr_un sa;
+        uint64_t rnd[2];
+        size_t text_len;
+        mode_t old_umask;
+        int len, k, one = 1;
+
+        *q = (struct ask_query) { .fd = -1 };
+        k = mkdir_parents(dir, 0755);
+        if (k < 0)
+                return log_error_errno(k, "cannot create %s", dir);
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return log_error_errno(-errno, "cannot get random bytes");
+        if (asprintf(&q->socket_path, "%s/sck.%llx", dir, (unsigned long long) rnd[0]) < 0 ||
+            asprintf(&q->ask_path, "%s/ask.%llu", dir, (unsigned long long) rnd[1]) < 0) {
+                q->socket_path = q->ask_path = NULL;
+                return log_oom();
+        }
+        len = sockaddr_for(q->socket_path, &sa);
+        if (len < 0 || !ask_socket_path_valid(q->socket_path))
+                return log_fail(-ENAMETOOLONG, "socket path too long: %s", q->socket_path);
+        q->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (q->fd < 0)
+                return log_error_errno(-errno, "cannot create the reply socket");
+        old_umask = umask(0177); /* socket mode 0600: only root and we may answer */
+        k = bind(q->fd, (struct sockaddr *) &sa, (socklen_t) len) < 0 ? -errno : 0;
+        umask(old_umask);
+        if (k < 0)
+                return log_error_errno(k, "cannot bind %s", q->socket_path);
+        if (setsockopt(q->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+                return log_error_errno(-errno, "cannot enable SO_PASSCRED");
+
+        free(r->socket);
+        r->socket = strdup(q->socket_path);
+        if (!r->socket)
+                return log_oom();
+        r->pid = getpid();
+        k = ask_file_format(r, &text, &text_len);
+        if (k == -E2BIG)
+                return log_fail(k, "message, icon or id longer than %u bytes", ASK_MESSAGE_MAX);
+        if (k < 0)
+                return log_error_errno(k, "cannot format the ask file");
+        k = write_file_atomic(q->ask_path, text, text_len, 0644, WRITE_NOREPLACE | WRITE_EPHEMERAL);
+        if (k < 0) {
+                free(q->ask_path);
+                q->ask_path = NULL; /* not ours to remove */
+                return log_error_errno(k, "cannot write the ask file in %s", dir);
+        }
+        return 0;
+}
+
+/* Receives one datagram: -EAGAIN when there is none, -EBADMSG when it must be ignored. */
+static int receive_reply(int fd, struct secret *buf, struct secret **ret) {
+        union {
+                struct cmsghdr h;
+                uint8_t raw[CMSG_SPACE(sizeof(struct ucred))];
+        } control = {};
+        struct iovec iov = { .iov_base = buf->data, .iov_len = buf->capacity };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct ucred *cred = NULL;
+        ssize_t n;
+        int r;
+
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? -EAGAIN : -errno;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                        cred = (struct ucred *) CMSG_DATA(c);
+        /* Oversized or truncated replies, and replies from anyone but root or us, are ignored. */
+        if ((size_t) n > buf->capacity || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !cred ||
+            (cred->uid != 0 && cred->uid != getuid())) {
+                explicit_bzero(buf->data, buf->capacity);
+                log_debug("ignoring a reply (size %zd, uid %d)", n, cred ? (int) cred->uid : -1);
+                return -EBADMSG;
+        }
+        r = ask_reply_parse(buf->data, (size_t) n, ret);
+        explicit_bzero(buf->data, (size_t) n);
+        return r == -EMSGSIZE ? -EBADMSG : r;
+}
+
+int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, struct secret **ret) {
+        _cleanup_secret_ struct secret *buf = NULL;
+        int r;
+
+        r = secret_new(ASK_PASSWORD_MAX + 1, &buf);
+        if (r < 0)
+                return r;
+        buf->capacity = ASK_PASSWORD_MAX + 1;
+        for (;;) {
+                struct pollfd p[2] = { { .fd = q->fd, .events = POLLIN }, { .fd = signal_fd, .events = POLLIN } };
+                int timeout = -1;
+
+                if (not_after > 0) {
+                        uint64_t now = mono_usec();
+
+                        if (now >= not_after)
+                                return -ETIME;
+                        timeout = (int) ((not_after - now + 999) / 1000 > INT_MAX ? INT_MAX : (not_after - now + 999) / 1000);
+                }
+                r = poll(p, signal_fd >= 0 ? 2 : 1, timeout);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r <= 0)
+                        continue;
+                if (signal_fd >= 0 && (p[1].revents & POLLIN))
+                        return -EINTR;
+                if (p[0].revents & ~POLLIN)
+                        return -EIO;
+                r = receive_reply(q->fd, buf, ret);
+                if (r == -EAGAIN || r == -EBADMSG)
+                        continue;
+                return r;
+        }
+}
+
+void ask_query_end(struct ask_query *q) {
+        if (q->socket_path)
+                (void) unlink(q->socket_path);
+        if (q->ask_path)
+                (void) unlink(q->ask_path);
+        if (q->fd >= 0)
+                close(q->fd);
+        free(q->socket_path);
+        free(q->ask_path);
+        *q = (struct ask_query) { .fd = -1 };
+}
