@@ -9,8 +9,8 @@ UNITDIR   ?= $(PREFIX)/lib/systemd/system
 DOCDIR    ?= $(PREFIX)/share/doc/latchkey
 DESTDIR   ?=
 
-PKGS      := libgcrypt
-TOOLS     := cred-encrypt cred-decrypt
+PKGS      := libgcrypt libkeyutils
+TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty
 MAN1      := $(foreach t,$(TOOLS),$(t)/$(t).1)
 
 # SAN=1: AddressSanitizer + UBSan build, in its own tree.
@@ -68,7 +68,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # --- dependencies ---------------------------------------------------------
 # Debian bookworm packages for building, testing, fuzzing and benchmarking.
 DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang \
-            libclang-rt-14-dev systemd util-linux mount hyperfine time valgrind python3
+            libclang-rt-14-dev libkeyutils-dev keyutils tmux systemd util-linux mount hyperfine time valgrind python3
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \

@@ -44,7 +44,7 @@ int ask_dir(bool user, char **ret) {
         else {
                 runtime = getenv("XDG_RUNTIME_DIR");
                 if (!runtime || runtime[0] != '/')
-                        return log_fail(-ENXIO, "$XDG_RUNTIME_DIR is not set, no per-user ask-password directory");
+                        return log_fail(-ENXIO, "$XDG_RUNTIME_DIR is not set to an absolute path, no per-user ask-password directory");
                 if (asprintf(&d, "%s/systemd/ask-password", runtime) < 0)
                         d = NULL;
         }
@@ -190,11 +190,11 @@ int ask_file_parse(const char *data, size_t size, struct ask_request *ret) {
 }
 
 /* Bytes that could end the line or be read as markup become C escapes. */
-static void put_escaped(FILE *f, const char *s) {
+static void put_escaped(FILE *f, const char *s, bool backslash) {
         for (; *s; s++) {
                 unsigned char c = (unsigned char) *s;
 
-                if (c == '\\')
+                if (c == '\\' && backslash)
                         fputs("\\\\", f);
                 else if (c < 0x20 || c == 0x7f)
                         fprintf(f, "\\x%02x", c);
@@ -203,11 +203,27 @@ static void put_escaped(FILE *f, const char *s) {
         }
 }
 
+int ask_printable(const char *s, char **ret) {
+        size_t len = 0;
+        char *buf = NULL;
+        FILE *f = open_memstream(&buf, &len);
+
+        if (!f)
+                return -ENOMEM;
+        put_escaped(f, s, false); /* for the eye: only control bytes matter */
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        return 0;
+}
+
 static void put_escaped_key(FILE *f, const char *key, const char *value) {
         if (!value)
                 return;
         fprintf(f, "%s=", key);
-        put_escaped(f, value);
+        put_escaped(f, value, true);
         fputc('\n', f);
 }
 
@@ -378,7 +394,8 @@ int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q)
         }
         len = sockaddr_for(q->socket_path, &sa);
         if (len < 0 || !ask_socket_path_valid(q->socket_path))
-                return log_fail(-ENAMETOOLONG, "socket path too long: %s", q->socket_path);
+                return log_fail(-EINVAL, "unusable socket path (too long, or quotes, backslashes, control bytes): %s",
+                                q->socket_path);
         q->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (q->fd < 0)
                 return log_error_errno(-errno, "cannot create the reply socket");

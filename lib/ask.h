@@ -41,6 +41,8 @@ int ask_dir(bool user, char **ret);
 int ask_file_parse(const char *data, size_t size, struct ask_request *ret);
 /* Formats an ask file; message/icon/id are escaped so no byte can start a new key. */
 int ask_file_format(const struct ask_request *r, char **ret, size_t *ret_len);
+/* s with control bytes C-escaped, for showing untrusted text on a terminal. */
+int ask_printable(const char *s, char **ret);
 /* Absolute, at most 107 bytes, no control characters, quotes or backslashes. */
 bool ask_socket_path_valid(const char *path);
 

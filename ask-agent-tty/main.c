@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ask-agent-tty: answer pending password asks on a TTY. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ask.h"
+#include "io.h"
+#include "log.h"
+#include "secret.h"
+#include "tty.h"
+#include "version.h"
+
+enum action { ACTION_LIST, ACTION_QUERY, ACTION_WATCH };
+
+struct agent {
+        enum action action;
+        const char *console;   /* prompt on this device instead of the controlling TTY */
+        int in_fd, out_fd;
+        /* Asks already answered or skipped, by inode and change time: never prompted twice. */
+        struct seen { dev_t dev; ino_t ino; struct timespec ctime; } *seen;
+        size_t n_seen;
+};
+
+struct pending {
+        char name[NAME_MAX + 1];
+        struct stat st;
+};
+
+static void usage(FILE *f) {
+        fprintf(f, "usage: ask-agent-tty [--list | --query | --watch] [--console[=DEVICE]]\n"
+                   "       ask-agent-tty --help | --version\n");
+}
+
+static bool seen(const struct agent *a, const struct stat *st) {
+        for (size_t i = 0; i < a->n_seen; i++)
+                if (a->seen[i].dev == st->st_dev && a->seen[i].ino == st->st_ino &&
+                    a->seen[i].ctime.tv_sec == st->st_ctim.tv_sec && a->seen[i].ctime.tv_nsec == st->st_ctim.tv_nsec)
+                        return true;
+        return false;
+}
+
+static int remember(struct agent *a, const struct stat *st) {
+        struct seen *n = realloc(a->seen, (a->n_seen + 1) * sizeof(*n));
+
+        if (!n)
+                return log_oom();
+        a->seen = n;
+        a->seen[a->n_seen++] = (struct seen) { st->st_dev, st->st_ino, st->st_ctim };
+        return 0;
+}
+
+static int by_ctime(const void *x, const void *y) {
+        const struct pending *p = x, *q = y;
+
+        if (p->st.st_ctim.tv_sec != q->st.st_ctim.tv_sec)
+                return p->st.st_ctim.tv_sec < q->st.st_ctim.tv_sec ? -1 : 1;
+        if (p->st.st_ctim.tv_nsec != q->st.st_ctim.tv_nsec)
+                return p->st.st_ctim.tv_nsec < q->st.st_ctim.tv_nsec ? -1 : 1;
+        return strcmp(p->name, q->name);
+}
+
+/* The ask.* entries of a directory, oldest first (systemd uses readdir order). */
+static int list_pending(int dir_fd, struct pending **ret, size_t *ret_n) {
+        struct pending *list = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        DIR *d;
+
+        d = fdopendir(dup(dir_fd));
+        if (!d)
+                return -errno;
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (strncmp(de->d_name, "ask.", 4) != 0 || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+                        continue;
+                if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (n == cap) {
+                        struct pending *g = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*g));
+
+                        if (!g) {
+                                free(list);
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        list = g;
+                }
+                snprintf(list[n].name, sizeof(list[n].name), "%s", de->d_name);
+                list[n++].st = st;
+        }
+        closedir(d);
+        qsort(list, n, sizeof(*list), by_ctime);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+/* Prompts for one ask and sends the answer; stops when the file goes away. */
+static int answer(struct agent *a, int dir_fd, const char *name, const struct ask_request *r) {
+        _cleanup_secret_ struct secret *pw = NULL;
+        _cleanup_close_ int watch = -1;
+        _cleanup_free_ char *shown = NULL;
+        struct tty_prompt p = {
+                .echo = r->silent ? TTY_ECHO_SILENT : r->echo ? TTY_ECHO_ON : TTY_ECHO_MASKED,
+                .deadline = r->not_after,
+        };
+        char path[PATH_MAX];
+        int k;
+
+        if (access(r->socket, W_OK) < 0) {
+                log_info("not answering PID %d: no access to its socket", (int) r->pid);
+                return 0;
+        }
+        /* Stop prompting the moment the ask file is removed, renamed or replaced. */
+        watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (watch < 0)
+                return log_error_errno(-errno, "cannot watch %s", name);
+        snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir_fd, name);
+        if (inotify_add_watch(watch, path, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot watch %s", name);
+        p.abort_fd = watch;
+        /* The message comes from another process: no terminal control bytes reach the TTY. */
+        k = ask_printable(r->message ? r->message : "Password:", &shown);
+        if (k < 0)
+                return log_oom();
+        p.message = shown;
+        p.colors = a->out_fd >= 0 && isatty(a->out_fd) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
+        k = tty_prompt(a->in_fd, a->out_fd, &p, &pw);
+        if (k == -ETIME || k == -ENOENT || k == -ECANCELED || k == -EPIPE)
+                return 0; /* expired, answered elsewhere, skipped, or no input: send nothing */
+        if (k < 0)
+                return log_error_errno(k, "cannot read the password");
+        k = secret_reserve(pw, pw->size + 1);
+        if (k < 0)
+                return log_oom();
+        pw->data[pw->size++] = '\0'; /* the list form: every password NUL-terminated */
+        k = ask_reply_send(r->socket, pw);
+        if (k < 0)
+                log_warning_errno(k, "cannot send the answer to PID %d", (int) r->pid);
+        return 0;
+}
+
+/* One pass over a directory: list, or answer every live ask not seen before. */
+static int process_dir(struct agent *a, const char *dir, bool per_user) {
+        _cleanup_free_ struct pending *list = NULL;
+        _cleanup_close_ int dir_fd = -1;
+        struct stat dst;
+        size_t n = 0;
+        int k;
+
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open %s", dir);
+        if (fstat(dir_fd, &dst) < 0)
+                return log_error_errno(-errno, "cannot stat %s", dir);
+        k = list_pending(dir_fd, &list, &n);
+        if (k < 0)
+                return log_error_errno(k, "cannot read %s", dir);
+        for (size_t i = 0; i < n; i++) {
+                struct ask_request r = {};
+
+                if (a->action != ACTION_LIST && seen(a, &list[i].st))
+                        continue;
+                /* Per-user asks must be the directory owner's; system asks trust /run's permissions. */
+                k = ask_file_read(dir_fd, dir, list[i].name, per_user ? dst.st_uid : (uid_t) -1, &r);
+                if (k == -ENOENT)
+                        continue;
+                if (k < 0) {
+                        log_debug_errno(k, "ignoring %s/%s", dir, list[i].name);
+                        continue;
+                }
+                if ((r.not_after == 0 || mono_usec() <= r.not_after) && ask_pid_alive(r.pid)) {
+                        if (a->action == ACTION_LIST) {
+                                _cleanup_free_ char *shown = NULL;
+
+                                if (ask_printable(r.message ? r.message : "n/a", &shown) < 0)
+                                        k = log_oom();
+                                else
+                                        printf("'%s' (PID %d)\n", shown, (int) r.pid);
+                        }
+                        else {
+                                k = answer(a, dir_fd, list[i].name, &r);
+                                if (k >= 0)
+                                        k = remember(a, &list[i].st);
+                        }
+                }
+                ask_request_clear(&r);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+static int process_all(struct agent *a, char *const *dirs, size_t n_dirs) {
+        for (size_t i = 0; i < n_dirs; i++) {
+                int k = process_dir(a, dirs[i], i > 0);
+
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* --watch: rescan on every new or closed ask file until SIGTERM/SIGINT. */
+static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
+        _cleanup_close_ int ino = -1, sig = -1;
+        sigset_t mask;
+        int k;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        sig = signalfd(-1, &mask, SFD_CLOEXEC);
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (sig < 0 || ino < 0)
+                return log_error_errno(-errno, "cannot set up watching");
+        for (size_t i = 0; i < n_dirs; i++)
+                if (inotify_add_watch(ino, dirs[i], IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
+                        return log_error_errno(-errno, "cannot watch %s", dirs[i]);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
+                char buf[4096];
+
+                k = process_all(a, dirs, n_dirs);
+                if (k < 0)
+                        return k;
+                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                        return log_error_errno(-errno, "poll failed");
+                if (p[0].revents & POLLIN)
+                        return 0;
+                while (read(ino, buf, sizeof(buf)) > 0)
+                        ; /* any event means: rescan */
+        }
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_LIST, ARG_QUERY, ARG_WATCH, ARG_CONSOLE };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "list", no_argument, NULL, ARG_LIST },
+                { "query", no_argument, NULL, ARG_QUERY },
+                { "watch", no_argument, NULL, ARG_WATCH },
+                { "console", optional_argument, NULL, ARG_CONSOLE },
+                {}
+        };
+        struct agent a = { .action = ACTION_QUERY, .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO };
+        char *dirs[2] = {};
+        size_t n_dirs = 0;
+        int c, k, tty_fd = -1;
+
+        log_setup("ask-agent-tty");
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case ARG_VERSION:
+                        printf("ask-agent-tty (latchkey) %s\n", LATCHKEY_VERSION);
+                        return 0;
+                case ARG_LIST:
+                        a.action = ACTION_LIST;
+                        break;
+                case ARG_QUERY:
+                        a.action = ACTION_QUERY;
+                        break;
+                case ARG_WATCH:
+                        a.action = ACTION_WATCH;
+                        break;
+                case ARG_CONSOLE:
+                        if (optarg && !optarg[0]) {
+                                log_error("--console= needs a device");
+                                return 2;
+                        }
+                        a.console = optarg ? optarg : "/dev/console";
+                        break;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                log_error("takes no arguments");
+                return 2;
+        }
+        if (a.console && a.action == ACTION_LIST) {
+                log_error("--console goes with --query or --watch");
+                return 2;
+        }
+        if (crypto_init() < 0)
+                return 1;
+
+        /* The system directory always; the per-user one when we have a runtime directory. */
+        if (ask_dir(false, &dirs[n_dirs]) < 0)
+                return 1;
+        n_dirs++;
+        if (getenv("XDG_RUNTIME_DIR") && ask_dir(true, &dirs[n_dirs]) == 0)
+                n_dirs++;
+        if (a.action == ACTION_WATCH)
+                for (size_t i = 0; i < n_dirs; i++)
+                        (void) mkdir_parents(dirs[i], 0755);
+
+        if (a.action != ACTION_LIST) {
+                /* Prompt on the console or the controlling TTY; without one, read answers from stdin. */
+                tty_fd = open(a.console ? a.console : "/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (tty_fd >= 0)
+                        a.in_fd = a.out_fd = tty_fd;
+                else if (a.console)
+                        return log_error_errno(-errno, "cannot open %s", a.console), 1;
+                else
+                        a.out_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1; /* a pipe: no prompt */
+        }
+        k = a.action == ACTION_WATCH ? watch_loop(&a, dirs, n_dirs) : process_all(&a, dirs, n_dirs);
+        if (tty_fd >= 0)
+                close(tty_fd);
+        free(a.seen);
+        for (size_t i = 0; i < n_dirs; i++)
+                free(dirs[i]);
+        return k < 0 ? 1 : 0;
+}
