@@ -6,11 +6,15 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "ask.h"
@@ -19,6 +23,9 @@
 #include "secret.h"
 #include "tty.h"
 #include "version.h"
+
+/* FIFOs named after TTYs with an open prompt; the wall agent leaves those TTYs alone. */
+#define ASK_BLOCK_DIR "/run/systemd/ask-password-block"
 
 enum action { ACTION_LIST, ACTION_QUERY, ACTION_WATCH };
 
@@ -101,7 +108,8 @@ static int list_pending(int dir_fd, struct pending **ret, size_t *ret_n) {
                 list[n++].st = st;
         }
         closedir(d);
-        qsort(list, n, sizeof(*list), by_ctime);
+        if (n > 0) /* qsort(NULL, 0) is undefined */
+                qsort(list, n, sizeof(*list), by_ctime);
         *ret = list;
         *ret_n = n;
         return 0;
@@ -152,6 +160,44 @@ static int answer(struct agent *a, int dir_fd, const char *name, const struct as
         return 0;
 }
 
+/* --watch only: the ask of a dead querier whose reply socket, an entry of the same
+ * directory, refuses connections, is stale: remove the socket and the ask file
+ * (spec §8 item 9). Anything else (a socket elsewhere, missing, or still bound, a
+ * file replaced since it was listed) is left alone. */
+static void remove_stale(int dir_fd, const char *dir, const struct pending *p, const struct ask_request *r) {
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t n = strlen(dir), len = strlen(r->socket);
+        const char *sock;
+        struct stat st;
+
+        if (strncmp(r->socket, dir, n) != 0 || r->socket[n] != '/')
+                return;
+        sock = r->socket + n + 1;
+        if (!sock[0] || strchr(sock, '/') || strcmp(sock, p->name) == 0 || len >= sizeof(sa.sun_path))
+                return;
+        /* Only a socket: connect() refuses any other file with ECONNREFUSED too. */
+        if (fstatat(dir_fd, sock, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode))
+                return;
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return;
+        memcpy(sa.sun_path, r->socket, len);
+        if (connect(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len + 1)) == 0 ||
+            errno != ECONNREFUSED)
+                return;
+        /* Still the file we read, not a new ask under the same name. */
+        if (fstatat(dir_fd, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != p->st.st_dev ||
+            st.st_ino != p->st.st_ino)
+                return;
+        if (unlinkat(dir_fd, sock, 0) < 0 && errno != ENOENT)
+                log_debug_errno(-errno, "cannot remove %s", r->socket);
+        if (unlinkat(dir_fd, p->name, 0) < 0 && errno != ENOENT)
+                log_debug_errno(-errno, "cannot remove %s/%s", dir, p->name);
+        else
+                log_debug("removed %s/%s of dead PID %d", dir, p->name, (int) r->pid);
+}
+
 /* One pass over a directory: list, or answer every live ask not seen before. */
 static int process_dir(struct agent *a, const char *dir, bool per_user) {
         _cleanup_free_ struct pending *list = NULL;
@@ -170,8 +216,10 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                 return log_error_errno(k, "cannot read %s", dir);
         for (size_t i = 0; i < n; i++) {
                 struct ask_request r = {};
+                bool done = a->action != ACTION_LIST && seen(a, &list[i].st);
 
-                if (a->action != ACTION_LIST && seen(a, &list[i].st))
+                /* --watch reads answered asks again too: their querier may have died since. */
+                if (done && a->action != ACTION_WATCH)
                         continue;
                 /* Per-user asks must be the directory owner's; system asks trust /run's permissions. */
                 k = ask_file_read(dir_fd, dir, list[i].name, per_user ? dst.st_uid : (uid_t) -1, &r);
@@ -181,7 +229,10 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                         log_debug_errno(k, "ignoring %s/%s", dir, list[i].name);
                         continue;
                 }
-                if ((r.not_after == 0 || mono_usec() <= r.not_after) && ask_pid_alive(r.pid)) {
+                if (!ask_pid_alive(r.pid)) {
+                        if (a->action == ACTION_WATCH)
+                                remove_stale(dir_fd, dir, &list[i], &r);
+                } else if (!done && (r.not_after == 0 || mono_usec() <= r.not_after)) {
                         if (a->action == ACTION_LIST) {
                                 _cleanup_free_ char *shown = NULL;
 
@@ -201,6 +252,48 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                         return k;
         }
         return 0;
+}
+
+/* The controlling TTY's FIFO in ASK_BLOCK_DIR, held open for reading while we live
+ * (spec §4.8): its fd, or -errno (-ENOTTY without a controlling TTY). */
+static int tty_block(void) {
+        _cleanup_close_ int fd = -1;
+        char buf[2048], path[sizeof(ASK_BLOCK_DIR) + 32];
+        unsigned long long tty_nr;
+        struct stat st;
+        const char *p;
+        ssize_t n;
+        dev_t dev;
+
+        fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+        buf[n] = '\0';
+        close(TAKE_FD(fd));
+        /* After "(comm) ": state ppid pgrp session tty_nr. */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %llu", &tty_nr) != 1)
+                return -EIO;
+        if (tty_nr == 0)
+                return -ENOTTY;
+        dev = (dev_t) tty_nr; /* the kernel's 32-bit encoding, which major()/minor() decode */
+        snprintf(path, sizeof(path), "%s/%u:%u", ASK_BLOCK_DIR, major(dev), minor(dev));
+        (void) mkdir_parents("/run/systemd", 0755);
+        if (mkdir(ASK_BLOCK_DIR, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+                return -errno;
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISFIFO(st.st_mode))
+                return -EEXIST;
+        return TAKE_FD(fd);
 }
 
 static int process_all(struct agent *a, char *const *dirs, size_t n_dirs) {
@@ -260,7 +353,7 @@ int main(int argc, char *argv[]) {
         struct agent a = { .action = ACTION_QUERY, .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO };
         char *dirs[2] = {};
         size_t n_dirs = 0;
-        int c, k, tty_fd = -1;
+        int c, k, tty_fd = -1, block_fd = -1;
 
         log_setup("ask-agent-tty");
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -314,6 +407,12 @@ int main(int argc, char *argv[]) {
                         (void) mkdir_parents(dirs[i], 0755);
 
         if (a.action != ACTION_LIST) {
+                /* Our TTY is busy with prompts: tell the wall agent, for as long as we run. */
+                if (!a.console) {
+                        block_fd = tty_block();
+                        if (block_fd < 0 && block_fd != -ENOTTY)
+                                log_debug_errno(block_fd, "cannot create the FIFO in %s", ASK_BLOCK_DIR);
+                }
                 /* Prompt on the console or the controlling TTY; without one, read answers from stdin. */
                 tty_fd = open(a.console ? a.console : "/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
                 if (tty_fd >= 0)
@@ -326,6 +425,8 @@ int main(int argc, char *argv[]) {
         k = a.action == ACTION_WATCH ? watch_loop(&a, dirs, n_dirs) : process_all(&a, dirs, n_dirs);
         if (tty_fd >= 0)
                 close(tty_fd);
+        if (block_fd >= 0)
+                close(block_fd);
         free(a.seen);
         for (size_t i = 0; i < n_dirs; i++)
                 free(dirs[i]);

@@ -59,11 +59,19 @@ static int from_credential(const char *name, struct secret **ret) {
         return 0;
 }
 
+/* Another querier cached a password meanwhile? 1 with it, 0 to wait on. */
+static int recheck_keyring(void *userdata, struct secret **ret) {
+        const struct options *o = userdata;
+        int k = keyring_get(o->keyname, ret);
+
+        return k == -ENOKEY ? 0 : k < 0 ? log_error_errno(k, "cannot read key %s", o->keyname) : 1;
+}
+
 /* Agents: publish an ask file and wait; SIGINT/SIGTERM/SIGHUP clean up first. */
 static int from_agents(struct options *o, struct secret **ret) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int sig = -1;
-        struct ask_query q = { .fd = -1 };
+        struct ask_query q = { .fd = -1, .dir_watch = -1 };
         sigset_t mask, old;
         int k;
 
@@ -81,7 +89,8 @@ static int from_agents(struct options *o, struct secret **ret) {
         else
                 k = ask_query_start(dir, &o->request, &q);
         if (k >= 0) {
-                k = ask_query_wait(&q, o->request.not_after, sig, ret);
+                k = ask_query_wait(&q, o->request.not_after, sig,
+                                   o->request.accept_cached && o->keyname ? recheck_keyring : NULL, o, ret);
                 if (k < 0 && k != -ECANCELED && k != -ETIME && k != -EINTR)
                         log_error_errno(k, "failed to wait for an answer");
         }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -381,10 +382,13 @@ int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q)
         mode_t old_umask;
         int len, k, one = 1;
 
-        *q = (struct ask_query) { .fd = -1 };
+        *q = (struct ask_query) { .fd = -1, .dir_watch = -1 };
         k = mkdir_parents(dir, 0755);
         if (k < 0)
                 return log_error_errno(k, "cannot create %s", dir);
+        q->dir_watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (q->dir_watch < 0 || inotify_add_watch(q->dir_watch, dir, IN_ATTRIB | IN_ONLYDIR) < 0)
+                return log_error_errno(-errno, "cannot watch %s", dir);
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return log_error_errno(-errno, "cannot get random bytes");
         if (asprintf(&q->socket_path, "%s/sck.%llx", dir, (unsigned long long) rnd[0]) < 0 ||
@@ -457,7 +461,8 @@ static int receive_reply(int fd, struct secret *buf, struct secret **ret) {
         return r == -EMSGSIZE ? -EBADMSG : r;
 }
 
-int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, struct secret **ret) {
+int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, ask_recheck_t recheck, void *userdata,
+                   struct secret **ret) {
         _cleanup_secret_ struct secret *buf = NULL;
         int r;
 
@@ -466,7 +471,11 @@ int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, struc
                 return r;
         buf->capacity = ASK_PASSWORD_MAX + 1;
         for (;;) {
-                struct pollfd p[2] = { { .fd = q->fd, .events = POLLIN }, { .fd = signal_fd, .events = POLLIN } };
+                struct pollfd p[3] = {
+                        { .fd = q->fd, .events = POLLIN },
+                        { .fd = signal_fd, .events = POLLIN },
+                        { .fd = recheck ? q->dir_watch : -1, .events = POLLIN },
+                };
                 int timeout = -1;
 
                 if (not_after > 0) {
@@ -476,15 +485,26 @@ int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, struc
                                 return -ETIME;
                         timeout = (int) ((not_after - now + 999) / 1000 > INT_MAX ? INT_MAX : (not_after - now + 999) / 1000);
                 }
-                r = poll(p, signal_fd >= 0 ? 2 : 1, timeout);
+                r = poll(p, 3, timeout); /* negative fds are skipped */
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (r <= 0)
                         continue;
                 if (signal_fd >= 0 && (p[1].revents & POLLIN))
                         return -EINTR;
+                if (p[2].revents & POLLIN) {
+                        char drain[4096];
+
+                        while (read(q->dir_watch, drain, sizeof(drain)) > 0)
+                                ;
+                        r = recheck(userdata, ret);
+                        if (r != 0)
+                                return r;
+                }
                 if (p[0].revents & ~POLLIN)
                         return -EIO;
+                if (!(p[0].revents & POLLIN))
+                        continue;
                 r = receive_reply(q->fd, buf, ret);
                 if (r == -EAGAIN || r == -EBADMSG)
                         continue;
@@ -499,7 +519,9 @@ void ask_query_end(struct ask_query *q) {
                 (void) unlink(q->ask_path);
         if (q->fd >= 0)
                 close(q->fd);
+        if (q->dir_watch >= 0)
+                close(q->dir_watch);
         free(q->socket_path);
         free(q->ask_path);
-        *q = (struct ask_query) { .fd = -1 };
+        *q = (struct ask_query) { .fd = -1, .dir_watch = -1 };
 }

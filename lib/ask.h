@@ -64,13 +64,19 @@ struct ask_query {
         char *socket_path;
         char *ask_path;
         int fd;
+        int dir_watch;  /* inotify: IN_ATTRIB on the directory, touched when a password gets cached */
 };
+
+/* Called while waiting when the ask directory was touched: 1 and *ret to finish, 0 to wait on. */
+typedef int (*ask_recheck_t)(void *userdata, struct secret **ret);
 
 /* Binds the reply socket (mode 0600, SO_PASSCRED) in dir and publishes the ask
  * file atomically; fills r->socket and r->pid. */
 int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q);
 /* Waits for the first valid reply from root or our own uid until not_after
- * (0: forever): the list, -ECANCELED, -ETIME, or -EINTR when signal_fd fires. */
-int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, struct secret **ret);
+ * (0: forever): the list, -ECANCELED, -ETIME, or -EINTR when signal_fd fires.
+ * With recheck, also ends when recheck finds an answer (e.g. in the keyring). */
+int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, ask_recheck_t recheck, void *userdata,
+                   struct secret **ret);
 /* Removes socket and ask file. Safe to call twice. */
 void ask_query_end(struct ask_query *q);
