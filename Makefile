@@ -6,12 +6,17 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 UNITDIR   ?= $(PREFIX)/lib/systemd/system
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 DOCDIR    ?= $(PREFIX)/share/doc/latchkey
 DESTDIR   ?=
 
 PKGS      := libgcrypt libkeyutils
-TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty
+TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty ask-agent-wall
 MAN1      := $(foreach t,$(TOOLS),$(t)/$(t).1)
+# Password agent units; "/usr/local/bin/" in them becomes $(BINDIR)/ at install.
+UNITS     := ask-agent-tty/latchkey-ask-password-console.path ask-agent-tty/latchkey-ask-password-console.service \
+             ask-agent-wall/latchkey-ask-password-wall.path ask-agent-wall/latchkey-ask-password-wall.service
+USER_UNITS := ask-agent-wall/latchkey-ask-password-user.path ask-agent-wall/latchkey-ask-password-user.service
 
 # SAN=1: AddressSanitizer + UBSan build, in its own tree.
 ifeq ($(SAN),1)
@@ -118,9 +123,19 @@ fuzz: deps-check fuzz-build
 
 # --- install ------------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	@set -e; for u in $(UNITS); do \
+		echo "install $$u -> $(DESTDIR)$(UNITDIR)/"; \
+		sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}; \
+	done; \
+	for u in $(USER_UNITS); do \
+		echo "install $$u -> $(DESTDIR)$(USERUNITDIR)/"; \
+		sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(USERUNITDIR)/$${u##*/}; \
+		chmod 0644 $(DESTDIR)$(USERUNITDIR)/$${u##*/}; \
+	done
 	install -m 0644 cred-decrypt/example-app.service $(DESTDIR)$(DOCDIR)/examples/
 
 clean:

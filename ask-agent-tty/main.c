@@ -34,13 +34,8 @@ struct agent {
         const char *console;   /* prompt on this device instead of the controlling TTY */
         int in_fd, out_fd;
         /* Asks already answered or skipped, by inode and change time: never prompted twice. */
-        struct seen { dev_t dev; ino_t ino; struct timespec ctime; } *seen;
+        struct ask_seen *seen;
         size_t n_seen;
-};
-
-struct pending {
-        char name[NAME_MAX + 1];
-        struct stat st;
 };
 
 static void usage(FILE *f) {
@@ -48,72 +43,6 @@ static void usage(FILE *f) {
                    "       ask-agent-tty --help | --version\n");
 }
 
-static bool seen(const struct agent *a, const struct stat *st) {
-        for (size_t i = 0; i < a->n_seen; i++)
-                if (a->seen[i].dev == st->st_dev && a->seen[i].ino == st->st_ino &&
-                    a->seen[i].ctime.tv_sec == st->st_ctim.tv_sec && a->seen[i].ctime.tv_nsec == st->st_ctim.tv_nsec)
-                        return true;
-        return false;
-}
-
-static int remember(struct agent *a, const struct stat *st) {
-        struct seen *n = realloc(a->seen, (a->n_seen + 1) * sizeof(*n));
-
-        if (!n)
-                return log_oom();
-        a->seen = n;
-        a->seen[a->n_seen++] = (struct seen) { st->st_dev, st->st_ino, st->st_ctim };
-        return 0;
-}
-
-static int by_ctime(const void *x, const void *y) {
-        const struct pending *p = x, *q = y;
-
-        if (p->st.st_ctim.tv_sec != q->st.st_ctim.tv_sec)
-                return p->st.st_ctim.tv_sec < q->st.st_ctim.tv_sec ? -1 : 1;
-        if (p->st.st_ctim.tv_nsec != q->st.st_ctim.tv_nsec)
-                return p->st.st_ctim.tv_nsec < q->st.st_ctim.tv_nsec ? -1 : 1;
-        return strcmp(p->name, q->name);
-}
-
-/* The ask.* entries of a directory, oldest first (systemd uses readdir order). */
-static int list_pending(int dir_fd, struct pending **ret, size_t *ret_n) {
-        struct pending *list = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        DIR *d;
-
-        d = fdopendir(dup(dir_fd));
-        if (!d)
-                return -errno;
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                struct stat st;
-
-                if (strncmp(de->d_name, "ask.", 4) != 0 || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
-                        continue;
-                if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-                        continue;
-                if (n == cap) {
-                        struct pending *g = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*g));
-
-                        if (!g) {
-                                free(list);
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                        list = g;
-                }
-                snprintf(list[n].name, sizeof(list[n].name), "%s", de->d_name);
-                list[n++].st = st;
-        }
-        closedir(d);
-        if (n > 0) /* qsort(NULL, 0) is undefined */
-                qsort(list, n, sizeof(*list), by_ctime);
-        *ret = list;
-        *ret_n = n;
-        return 0;
-}
 
 /* Prompts for one ask and sends the answer; stops when the file goes away. */
 static int answer(struct agent *a, int dir_fd, const char *name, const struct ask_request *r) {
@@ -164,7 +93,7 @@ static int answer(struct agent *a, int dir_fd, const char *name, const struct as
  * directory, refuses connections, is stale: remove the socket and the ask file
  * (spec §8 item 9). Anything else (a socket elsewhere, missing, or still bound, a
  * file replaced since it was listed) is left alone. */
-static void remove_stale(int dir_fd, const char *dir, const struct pending *p, const struct ask_request *r) {
+static void remove_stale(int dir_fd, const char *dir, const struct ask_entry *p, const struct ask_request *r) {
         _cleanup_close_ int fd = -1;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         size_t n = strlen(dir), len = strlen(r->socket);
@@ -200,7 +129,7 @@ static void remove_stale(int dir_fd, const char *dir, const struct pending *p, c
 
 /* One pass over a directory: list, or answer every live ask not seen before. */
 static int process_dir(struct agent *a, const char *dir, bool per_user) {
-        _cleanup_free_ struct pending *list = NULL;
+        _cleanup_free_ struct ask_entry *list = NULL;
         _cleanup_close_ int dir_fd = -1;
         struct stat dst;
         size_t n = 0;
@@ -211,12 +140,12 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open %s", dir);
         if (fstat(dir_fd, &dst) < 0)
                 return log_error_errno(-errno, "cannot stat %s", dir);
-        k = list_pending(dir_fd, &list, &n);
+        k = ask_dir_list(dir_fd, &list, &n);
         if (k < 0)
                 return log_error_errno(k, "cannot read %s", dir);
         for (size_t i = 0; i < n; i++) {
                 struct ask_request r = {};
-                bool done = a->action != ACTION_LIST && seen(a, &list[i].st);
+                bool done = a->action != ACTION_LIST && ask_seen_find(a->seen, a->n_seen, &list[i].st);
 
                 /* --watch reads answered asks again too: their querier may have died since. */
                 if (done && a->action != ACTION_WATCH)
@@ -244,7 +173,7 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                         else {
                                 k = answer(a, dir_fd, list[i].name, &r);
                                 if (k >= 0)
-                                        k = remember(a, &list[i].st);
+                                        k = ask_seen_add(&a->seen, &a->n_seen, &list[i].st) < 0 ? log_oom() : 0;
                         }
                 }
                 ask_request_clear(&r);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -285,6 +286,77 @@ int ask_file_read(int dir_fd, const char *dir, const char *name, uid_t owner, st
                 return -EPERM;
         }
         *ret = r;
+        return 0;
+}
+
+static int by_ctime(const void *x, const void *y) {
+        const struct ask_entry *p = x, *q = y;
+
+        if (p->st.st_ctim.tv_sec != q->st.st_ctim.tv_sec)
+                return p->st.st_ctim.tv_sec < q->st.st_ctim.tv_sec ? -1 : 1;
+        if (p->st.st_ctim.tv_nsec != q->st.st_ctim.tv_nsec)
+                return p->st.st_ctim.tv_nsec < q->st.st_ctim.tv_nsec ? -1 : 1;
+        return strcmp(p->name, q->name);
+}
+
+int ask_dir_list(int dir_fd, struct ask_entry **ret, size_t *ret_n) {
+        struct ask_entry *list = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        int fd = dup(dir_fd);
+        DIR *d;
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -ENOMEM;
+        }
+        rewinddir(d);
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (strncmp(de->d_name, "ask.", 4) != 0 || (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+                        continue;
+                if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (n == cap) {
+                        struct ask_entry *g = realloc(list, (cap = cap ? cap * 2 : 64) * sizeof(*g));
+
+                        if (!g) {
+                                free(list);
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        list = g;
+                }
+                snprintf(list[n].name, sizeof(list[n].name), "%s", de->d_name);
+                list[n++].st = st;
+        }
+        closedir(d);
+        if (n > 0) /* qsort(NULL, 0) is undefined */
+                qsort(list, n, sizeof(*list), by_ctime);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+bool ask_seen_find(const struct ask_seen *list, size_t n, const struct stat *st) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i].dev == st->st_dev && list[i].ino == st->st_ino && list[i].ctime.tv_sec == st->st_ctim.tv_sec &&
+                    list[i].ctime.tv_nsec == st->st_ctim.tv_nsec)
+                        return true;
+        return false;
+}
+
+int ask_seen_add(struct ask_seen **list, size_t *n, const struct stat *st) {
+        struct ask_seen *g = realloc(*list, (*n + 1) * sizeof(*g));
+
+        if (!g)
+                return -ENOMEM;
+        *list = g;
+        (*list)[(*n)++] = (struct ask_seen) { st->st_dev, st->st_ino, st->st_ctim };
         return 0;
 }
 

@@ -7,7 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "secret.h"
 
@@ -49,6 +52,23 @@ bool ask_socket_path_valid(const char *path);
 /* Reads DIR/NAME for an agent: regular file (no symlinks), size-capped, and, when
  * owner != (uid_t) -1, owned by owner, not writable by others, its socket inside DIR. */
 int ask_file_read(int dir_fd, const char *dir, const char *name, uid_t owner, struct ask_request *ret);
+
+/* An ask.* regular file of a directory, as agents list them. */
+struct ask_entry {
+        char name[NAME_MAX + 1];
+        struct stat st;
+};
+/* The ask.* regular files of a directory (no symlinks), oldest first: change time, then name. */
+int ask_dir_list(int dir_fd, struct ask_entry **ret, size_t *ret_n);
+
+/* Asks an agent has handled, by device, inode and change time of the file. */
+struct ask_seen {
+        dev_t dev;
+        ino_t ino;
+        struct timespec ctime;
+};
+bool ask_seen_find(const struct ask_seen *list, size_t n, const struct stat *st);
+int ask_seen_add(struct ask_seen **list, size_t *n, const struct stat *st);
 
 /* Alive and not a zombie; EPERM from kill() counts as alive. */
 bool ask_pid_alive(pid_t pid);
