@@ -40,6 +40,7 @@ struct agent {
 
 static void usage(FILE *f) {
         fprintf(f, "usage: ask-agent-tty [--list | --query | --watch] [--console[=DEVICE]]\n"
+                   "       ask-agent-tty --wall\n"
                    "       ask-agent-tty --help | --version\n");
 }
 
@@ -268,8 +269,29 @@ static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
         }
 }
 
+/* --wall is ask-agent-wall's job (systemd puts both in one binary): run it, from
+ * beside this binary if it is there, else from $PATH. */
+static int exec_wall(void) {
+        char self[PATH_MAX], path[PATH_MAX + 32];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        char *slash;
+
+        if (n > 0) {
+                self[n] = '\0';
+                slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        snprintf(path, sizeof(path), "%s/ask-agent-wall", self);
+                        execl(path, "ask-agent-wall", (char *) NULL);
+                }
+        }
+        execlp("ask-agent-wall", "ask-agent-wall", (char *) NULL);
+        log_error_errno(-errno, "cannot execute ask-agent-wall");
+        return 1;
+}
+
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_LIST, ARG_QUERY, ARG_WATCH, ARG_CONSOLE };
+        enum { ARG_VERSION = 0x100, ARG_LIST, ARG_QUERY, ARG_WATCH, ARG_CONSOLE, ARG_WALL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -277,11 +299,13 @@ int main(int argc, char *argv[]) {
                 { "query", no_argument, NULL, ARG_QUERY },
                 { "watch", no_argument, NULL, ARG_WATCH },
                 { "console", optional_argument, NULL, ARG_CONSOLE },
+                { "wall", no_argument, NULL, ARG_WALL },
                 {}
         };
         struct agent a = { .action = ACTION_QUERY, .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO };
         char *dirs[2] = {};
         size_t n_dirs = 0;
+        bool wall = false;
         int c, k, tty_fd = -1, block_fd = -1;
 
         log_setup("ask-agent-tty");
@@ -302,6 +326,9 @@ int main(int argc, char *argv[]) {
                 case ARG_WATCH:
                         a.action = ACTION_WATCH;
                         break;
+                case ARG_WALL:
+                        wall = true;
+                        break;
                 case ARG_CONSOLE:
                         if (optarg && !optarg[0]) {
                                 log_error("--console= needs a device");
@@ -313,6 +340,13 @@ int main(int argc, char *argv[]) {
                         usage(stderr);
                         return 2;
                 }
+        }
+        if (wall) {
+                if (a.console || a.action != ACTION_QUERY || optind < argc) {
+                        log_error("--wall takes no other options or arguments");
+                        return 2;
+                }
+                return exec_wall();
         }
         if (optind < argc) {
                 log_error("takes no arguments");

@@ -202,3 +202,19 @@ wall=0" ]
         run --separate-stderr env -u XDG_RUNTIME_DIR "$WALL" --once --user
         assert_clean_failure
 }
+
+@test "ask-agent-tty --wall runs ask-agent-wall; --wall with other options is a usage error" {
+        agent="$(dirname "$WALL")/ask-agent-tty"
+        run --separate-stderr "$agent" --wall --list
+        [ "$status" -eq 2 ]
+        run --separate-stderr "$agent" --wall extra
+        [ "$status" -eq 2 ]
+        # It becomes the wall agent from beside it: same executable, SIGTERM ends it with 0.
+        run --separate-stderr unshare -m -- bash -c 'mount -t tmpfs tmpfs /run && mkdir -p "$3" || exit 1
+                "$1" --wall & w=$!
+                for _ in $(seq 100); do [ "$(readlink /proc/$w/exe)" = "$2" ] && break; sleep 0.05; done
+                readlink /proc/$w/exe; kill -TERM $w; wait $w; echo "rc=$?"' _ "$agent" "$(readlink -f "$WALL")" "$D"
+        [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+        [ "${lines[0]}" = "$(readlink -f "$WALL")" ]
+        [ "${lines[1]}" = "rc=0" ]
+}

@@ -16,7 +16,9 @@ setup() {
 
 # Runs a bash script with a fresh tmpfs on /run, sharing it between its processes.
 in_ns() {
-        unshare -m -- bash -c 'mount -t tmpfs tmpfs /run && mkdir -p '"$D"' && '"$1"
+        # The script starts on its own line: "a && b && script &" would background a and b too.
+        unshare -m -- bash -c 'mount -t tmpfs tmpfs /run && mkdir -p '"$D"' || exit 1
+'"$1"
 }
 
 # Waits (bounded) until N ask files are pending.
