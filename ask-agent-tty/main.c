@@ -36,6 +36,9 @@ struct agent {
         /* Asks already answered or skipped, by inode and change time: never prompted twice. */
         struct ask_seen *seen;
         size_t n_seen;
+        /* One inotify instance for all prompts: closing one costs milliseconds in the
+         * kernel (fsnotify group teardown), which dominated the time per ask. */
+        int prompt_watch;
 };
 
 static void usage(FILE *f) {
@@ -45,30 +48,40 @@ static void usage(FILE *f) {
 }
 
 
+static void drain(int fd) {
+        char buf[4096];
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+}
+
 /* Prompts for one ask and sends the answer; stops when the file goes away. */
 static int answer(struct agent *a, int dir_fd, const char *name, const struct ask_request *r) {
         _cleanup_secret_ struct secret *pw = NULL;
-        _cleanup_close_ int watch = -1;
         _cleanup_free_ char *shown = NULL;
         struct tty_prompt p = {
                 .echo = r->silent ? TTY_ECHO_SILENT : r->echo ? TTY_ECHO_ON : TTY_ECHO_MASKED,
                 .deadline = r->not_after,
         };
         char path[PATH_MAX];
-        int k;
+        int k, wd;
 
         if (access(r->socket, W_OK) < 0) {
                 log_info("not answering PID %d: no access to its socket", (int) r->pid);
                 return 0;
         }
         /* Stop prompting the moment the ask file is removed, renamed or replaced. */
-        watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (watch < 0)
-                return log_error_errno(-errno, "cannot watch %s", name);
+        if (a->prompt_watch < 0) {
+                a->prompt_watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+                if (a->prompt_watch < 0)
+                        return log_error_errno(-errno, "cannot watch %s", name);
+        }
+        drain(a->prompt_watch); /* events of earlier prompts must not abort this one */
         snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir_fd, name);
-        if (inotify_add_watch(watch, path, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+        wd = inotify_add_watch(a->prompt_watch, path, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+        if (wd < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot watch %s", name);
-        p.abort_fd = watch;
+        p.abort_fd = a->prompt_watch;
         /* The message comes from another process: no terminal control bytes reach the TTY. */
         k = ask_printable(r->message ? r->message : "Password:", &shown);
         if (k < 0)
@@ -76,6 +89,7 @@ static int answer(struct agent *a, int dir_fd, const char *name, const struct as
         p.message = shown;
         p.colors = a->out_fd >= 0 && isatty(a->out_fd) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
         k = tty_prompt(a->in_fd, a->out_fd, &p, &pw);
+        (void) inotify_rm_watch(a->prompt_watch, wd); /* EINVAL if the file went: fine */
         if (k == -ETIME || k == -ENOENT || k == -ECANCELED || k == -EPIPE)
                 return 0; /* expired, answered elsewhere, skipped, or no input: send nothing */
         if (k < 0)
@@ -255,7 +269,6 @@ static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
                         return log_error_errno(-errno, "cannot watch %s", dirs[i]);
         for (;;) {
                 struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
-                char buf[4096];
 
                 k = process_all(a, dirs, n_dirs);
                 if (k < 0)
@@ -264,8 +277,7 @@ static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
                         return log_error_errno(-errno, "poll failed");
                 if (p[0].revents & POLLIN)
                         return 0;
-                while (read(ino, buf, sizeof(buf)) > 0)
-                        ; /* any event means: rescan */
+                drain(ino); /* any event means: rescan */
         }
 }
 
@@ -302,7 +314,7 @@ int main(int argc, char *argv[]) {
                 { "wall", no_argument, NULL, ARG_WALL },
                 {}
         };
-        struct agent a = { .action = ACTION_QUERY, .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO };
+        struct agent a = { .action = ACTION_QUERY, .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .prompt_watch = -1 };
         char *dirs[2] = {};
         size_t n_dirs = 0;
         bool wall = false;
@@ -391,6 +403,8 @@ int main(int argc, char *argv[]) {
         if (block_fd >= 0)
                 close(block_fd);
         free(a.seen);
+        if (a.prompt_watch >= 0)
+                close(a.prompt_watch);
         for (size_t i = 0; i < n_dirs; i++)
                 free(dirs[i]);
         return k < 0 ? 1 : 0;

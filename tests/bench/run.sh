@@ -15,15 +15,21 @@
 # Rows marked "info" have no target: writing to stdout shows the cost without the
 # output file (ours writes it atomically with fsync, systemd-creds 252 does not).
 #
+# Then tests/bench/ask.sh benchmarks the password tools (ask-client, ask-agent-tty) with
+# its own table and targets (as root; see there); the exit status is 1 if any target
+# of either is missed, 2 if something could not be measured.
+#
 # Environment: BUILD (default build), SYSTEMD_CREDS (default /usr/bin/systemd-creds),
 # BENCH_RUNS (30), BENCH_WARMUP (3), BENCH_RSS_RUNS (10), BENCH_KEEP=1 keeps the
 # temporary directory (hyperfine JSON and logs) and prints its path.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+ROOT=$PWD
 
 BUILD="${BUILD:-build}"
-ENC="$PWD/$BUILD/cred-encrypt"
-DEC="$PWD/$BUILD/cred-decrypt"
+case "$BUILD" in /*) BIN="$BUILD" ;; *) BIN="$PWD/$BUILD" ;; esac
+ENC="$BIN/cred-encrypt"
+DEC="$BIN/cred-decrypt"
 SDC="${SYSTEMD_CREDS:-/usr/bin/systemd-creds}"
 RUNS="${BENCH_RUNS:-30}"
 WARMUP="${BENCH_WARMUP:-3}"
@@ -205,4 +211,9 @@ for n, r in enumerate(rows):
     if n == 0:
         print("-+-".join("-" * x for x in w))
 '
+
+echo
+BUILD="$BUILD" "$ROOT/tests/bench/ask.sh"
+ask_status=$?
+[ "$ask_status" -gt "$failed" ] && failed=$ask_status
 exit "$failed"
