@@ -458,9 +458,6 @@ int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q)
         k = mkdir_parents(dir, 0755);
         if (k < 0)
                 return log_error_errno(k, "cannot create %s", dir);
-        q->dir_watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (q->dir_watch < 0 || inotify_add_watch(q->dir_watch, dir, IN_ATTRIB | IN_ONLYDIR) < 0)
-                return log_error_errno(-errno, "cannot watch %s", dir);
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return log_error_errno(-errno, "cannot get random bytes");
         if (asprintf(&q->socket_path, "%s/sck.%llx", dir, (unsigned long long) rnd[0]) < 0 ||
@@ -542,6 +539,19 @@ int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, ask_r
         if (r < 0)
                 return r;
         buf->capacity = ASK_PASSWORD_MAX + 1;
+        /* Only queriers that accept cached answers watch the directory: inotify
+         * instances are few per user (128 by default), queriers can be many. */
+        if (recheck && q->dir_watch < 0) {
+                _cleanup_free_ char *dir = strdup(q->ask_path);
+                char *slash = dir ? strrchr(dir, '/') : NULL;
+
+                if (!slash)
+                        return -ENOMEM;
+                *slash = '\0';
+                q->dir_watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+                if (q->dir_watch < 0 || inotify_add_watch(q->dir_watch, dir, IN_ATTRIB | IN_ONLYDIR) < 0)
+                        return log_error_errno(-errno, "cannot watch %s", dir);
+        }
         for (;;) {
                 struct pollfd p[3] = {
                         { .fd = q->fd, .events = POLLIN },
