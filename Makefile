@@ -35,7 +35,7 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
              -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE \
              -DLATCHKEY_VERSION='"$(VERSION)"' -Ilib $(PKG_CFLAGS) $(SANFLAGS)
-LDFLAGS   += $(SANFLAGS) -Wl,-z,relro,-z,now
+LDFLAGS   += $(SANFLAGS) -Wl,-z,relro,-z,now -Wl,--as-needed
 
 LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -368,8 +368,7 @@ int main(int argc, char *argv[]) {
                 log_error("--console goes with --query or --watch");
                 return 2;
         }
-        if (crypto_init() < 0)
-                return 1;
+        secret_no_dump();
 
         /* The system directory always; the per-user one when we have a runtime directory. */
         if (ask_dir(false, &dirs[n_dirs]) < 0)

@@ -294,8 +294,7 @@ int main(int argc, char *argv[]) {
                 message = strdup("Input:");
         o.request.message = message;
         o.request.not_after = o.timeout > 0 ? mono_usec() + o.timeout : 0;
-        if (crypto_init() < 0)
-                return 1;
+        secret_no_dump();
 
         k = query(&o, &list);
         free(o.request.socket); /* set by the agent query */

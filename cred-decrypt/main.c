@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cred.h"
+#include "crypto.h"
 #include "credstore.h"
 #include "io.h"
 #include "log.h"

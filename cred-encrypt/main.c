@@ -7,6 +7,7 @@
 
 #include "base64.h"
 #include "cred.h"
+#include "crypto.h"
 #include "io.h"
 #include "log.h"
 #include "secret.h"

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <gcrypt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -60,16 +59,7 @@ void secret_free(struct secret *s) {
         free(s);
 }
 
-int crypto_init(void) {
-        /* Secrets must never reach a core file. */
+void secret_no_dump(void) {
+        /* Secrets must never reach a core file (this also keeps other users' ptrace away). */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-
-        if (!gcry_check_version("1.8.0"))
-                return log_fail(-ENOPKG, "libgcrypt too old (need 1.8.0)");
-        /* Its own unprefixed warning line would break our one-line errors. */
-        gcry_control(GCRYCTL_DISABLE_SECMEM_WARN);
-        /* Enough for AES-GCM and SHA-256/HMAC contexts; bulk secrets use struct secret. */
-        gcry_control(GCRYCTL_INIT_SECMEM, 32768, 0);
-        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-        return 0;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Buffers for secrets: mlock'd anonymous pages excluded from core dumps, wiped
- * on free; plus libgcrypt start-up with its secure heap for key schedules. */
+ * on free. */
 #pragma once
 
 #include <stddef.h>
@@ -22,5 +22,5 @@ void secret_free(struct secret *s);
 static inline void secret_freep(struct secret **s) { secret_free(*s); }
 #define _cleanup_secret_ _cleanup_(secret_freep)
 
-/* libgcrypt: version check, small secure heap, no core dumps. Call once at start. */
-int crypto_init(void);
+/* No core dumps and no ptrace by other users: call once at start in every tool. */
+void secret_no_dump(void);

@@ -22,6 +22,7 @@
 
 #include "base64.h"
 #include "cred.h"
+#include "crypto.h"
 #include "hostkey.h"
 #include "io.h"
 #include "secret.h"

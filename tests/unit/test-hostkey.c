@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "hostkey.h"
+#include "crypto.h"
 #include "secret.h"
 #include "tmpdir.h"
 

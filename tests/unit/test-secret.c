@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "crypto.h"
 #include "secret.h"
 
 static size_t page_size(void) {
