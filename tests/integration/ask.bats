@@ -216,16 +216,18 @@ second
         [ "${lines[1]}" = "client=0" ] && [ "${lines[2]}" = "pw" ]
 }
 
-@test "300 concurrent clients (more than the 128 inotify instances a user may hold) all get their answer" {
+@test "many concurrent clients (more than the 128 inotify instances a user may hold) all get their answer" {
+        # 300; 140 under valgrind (a few hundred valgrind processes would not fit in memory).
+        export N=$([ "${LATCHKEY_VALGRIND:-0}" = 1 ] && echo 140 || echo 300)
         run --separate-stderr in_ns "$wait_asks"'
                 pids=""
-                for i in $(seq 300); do $CLIENT --no-tty "Q$i" > $T/out.$i & pids="$pids $!"; done
-                wait_asks 300
-                yes pw | head -n 300 | setsid -w $AGENT --query
+                for i in $(seq $N); do $CLIENT --no-tty "Q$i" > $T/out.$i & pids="$pids $!"; done
+                wait_asks $N
+                yes pw | head -n $N | setsid -w $AGENT --query
                 failed=0; for p in $pids; do wait $p || failed=$((failed + 1)); done
                 echo "failed=$failed"; cat $T/out.* | sort | uniq -c | sed "s/^ *//"; ls -A $D | wc -l'
         [ "$status" -eq 0 ] || { echo "$stderr" | head -5; return 1; }
         [ "$output" = "failed=0
-300 pw
+$N pw
 0" ]
 }
