@@ -212,7 +212,12 @@ wall=0" ]
         # It becomes the wall agent from beside it: same executable, SIGTERM ends it with 0.
         run --separate-stderr unshare -m -- bash -c 'mount -t tmpfs tmpfs /run && mkdir -p "$3" || exit 1
                 "$1" --wall & w=$!
-                for _ in $(seq 100); do [ "$(readlink /proc/$w/exe)" = "$2" ] && break; sleep 0.05; done
+                # Wait until it is the wall agent and in its watch loop (SIGTERM blocked, read via signalfd).
+                for _ in $(seq 200); do
+                        [ "$(readlink /proc/$w/exe)" = "$2" ] &&
+                                [ $((0x$(awk "/^SigBlk/ { print \$2 }" /proc/$w/status) & 0x4000)) -ne 0 ] && break
+                        sleep 0.05
+                done
                 readlink /proc/$w/exe; kill -TERM $w; wait $w; echo "rc=$?"' _ "$agent" "$(readlink -f "$WALL")" "$D"
         [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
         [ "${lines[0]}" = "$(readlink -f "$WALL")" ]
