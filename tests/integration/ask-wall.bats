@@ -205,6 +205,8 @@ wall=0" ]
 
 @test "ask-agent-tty --wall runs ask-agent-wall; --wall with other options is a usage error" {
         agent="$(dirname "$WALL")/ask-agent-tty"
+        # Under VALGRIND=1 the tools are wrapper scripts; the exec'd binary is the real one.
+        real_wall=$(readlink -f "${LATCHKEY_REAL_BUILD:-$(dirname "$WALL")}/ask-agent-wall")
         run --separate-stderr "$agent" --wall --list
         [ "$status" -eq 2 ]
         run --separate-stderr "$agent" --wall extra
@@ -218,8 +220,8 @@ wall=0" ]
                                 [ $((0x$(awk "/^SigBlk/ { print \$2 }" /proc/$w/status) & 0x4000)) -ne 0 ] && break
                         sleep 0.05
                 done
-                readlink /proc/$w/exe; kill -TERM $w; wait $w; echo "rc=$?"' _ "$agent" "$(readlink -f "$WALL")" "$D"
+                readlink /proc/$w/exe; kill -TERM $w; wait $w; echo "rc=$?"' _ "$agent" "$real_wall" "$D"
         [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
-        [ "${lines[0]}" = "$(readlink -f "$WALL")" ]
+        [ "${lines[0]}" = "$real_wall" ]
         [ "${lines[1]}" = "rc=0" ]
 }
