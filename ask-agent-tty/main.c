@@ -253,20 +253,13 @@ static int process_all(struct agent *a, char *const *dirs, size_t n_dirs) {
 /* --watch: rescan on every new or closed ask file until SIGTERM/SIGINT. */
 static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
         _cleanup_close_ int ino = -1, sig = -1;
-        sigset_t mask;
         int k;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        sig = signalfd(-1, &mask, SFD_CLOEXEC);
-        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (sig < 0 || ino < 0)
-                return log_error_errno(-errno, "cannot set up watching");
-        for (size_t i = 0; i < n_dirs; i++)
-                if (inotify_add_watch(ino, dirs[i], IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
-                        return log_error_errno(-errno, "cannot watch %s", dirs[i]);
+        k = ask_watch_start(&sig, &ino);
+        for (size_t i = 0; i < n_dirs && k >= 0; i++)
+                k = ask_watch_add(ino, dirs[i]);
+        if (k < 0)
+                return k;
         for (;;) {
                 struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
 
@@ -376,9 +369,6 @@ int main(int argc, char *argv[]) {
         n_dirs++;
         if (getenv("XDG_RUNTIME_DIR") && ask_dir(true, &dirs[n_dirs]) == 0)
                 n_dirs++;
-        if (a.action == ACTION_WATCH)
-                for (size_t i = 0; i < n_dirs; i++)
-                        (void) mkdir_parents(dirs[i], 0755);
 
         if (a.action != ACTION_LIST) {
                 /* Our TTY is busy with prompts: tell the wall agent, for as long as we run. */

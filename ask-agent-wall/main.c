@@ -378,22 +378,13 @@ static int pass(struct wall *w) {
 /* Rescans on every new ask file until SIGTERM/SIGINT. */
 static int watch_loop(struct wall *w) {
         _cleanup_close_ int ino = -1, sig = -1;
-        sigset_t mask;
         int k;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        sig = signalfd(-1, &mask, SFD_CLOEXEC);
-        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (sig < 0 || ino < 0)
-                return log_error_errno(-errno, "cannot set up watching");
-        for (size_t i = 0; i < w->n_dirs; i++) {
-                (void) mkdir_parents(w->dirs[i].dir, 0755);
-                if (inotify_add_watch(ino, w->dirs[i].dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
-                        return log_error_errno(-errno, "cannot watch %s", w->dirs[i].dir);
-        }
+        k = ask_watch_start(&sig, &ino);
+        for (size_t i = 0; i < w->n_dirs && k >= 0; i++)
+                k = ask_watch_add(ino, w->dirs[i].dir);
+        if (k < 0)
+                return k;
         for (;;) {
                 struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
                 char buf[4096];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -357,6 +358,34 @@ int ask_seen_add(struct ask_seen **list, size_t *n, const struct stat *st) {
                 return -ENOMEM;
         *list = g;
         (*list)[(*n)++] = (struct ask_seen) { st->st_dev, st->st_ino, st->st_ctim };
+        return 0;
+}
+
+int ask_watch_start(int *ret_signal_fd, int *ret_inotify_fd) {
+        sigset_t mask;
+        int sig, ino;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        sig = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sig < 0)
+                return log_error_errno(-errno, "cannot set up watching");
+        ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (ino < 0) {
+                close(sig);
+                return log_error_errno(-errno, "cannot set up watching");
+        }
+        *ret_signal_fd = sig;
+        *ret_inotify_fd = ino;
+        return 0;
+}
+
+int ask_watch_add(int inotify_fd, const char *dir) {
+        (void) mkdir_parents(dir, 0755);
+        if (inotify_add_watch(inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR) < 0)
+                return log_error_errno(-errno, "cannot watch %s", dir);
         return 0;
 }
 

@@ -70,6 +70,12 @@ struct ask_seen {
 bool ask_seen_find(const struct ask_seen *list, size_t n, const struct stat *st);
 int ask_seen_add(struct ask_seen **list, size_t *n, const struct stat *st);
 
+/* For watching agents: SIGTERM and SIGINT blocked and readable on *ret_signal_fd,
+ * and an inotify fd (*ret_inotify_fd) for ask_watch_add(). */
+int ask_watch_start(int *ret_signal_fd, int *ret_inotify_fd);
+/* Creates dir if needed and watches it for new (moved in) or closed ask files. */
+int ask_watch_add(int inotify_fd, const char *dir);
+
 /* Alive and not a zombie; EPERM from kill() counts as alive. */
 bool ask_pid_alive(pid_t pid);
 
