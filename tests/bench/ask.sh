@@ -207,29 +207,9 @@ def main():
 main()
 EOF
 
-# hyperfine JSON → median of each command in ms, one per line.
-medians() {
-        python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.3f" % (r["median"] * 1000))
-' "$1"
-}
-
-# bench ID [HYPERFINE OPTION...] COMMAND...: sets o and s to the medians (ms) of ours
-# and systemd's.
-bench() {
-        local id=$1 json="$tmp/$1.json"
-        shift
-        echo "bench-ask: $id" >&2
-        if ! hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$json" "$@" \
-                >"$tmp/$id.log" 2>&1; then
-                cat "$tmp/$id.log" >&2
-                die "hyperfine failed for $id"
-        fi
-        { medians "$json"; echo -; } | head -n 2 | tr '\n' ' ' >"$tmp/$id.medians"
-        read -r o s <"$tmp/$id.medians"
-}
+BENCH_TAG=bench-ask
+# shellcheck source=tests/bench/hyperfine.bash
+. "$(dirname "$self")/hyperfine.bash"
 
 rows=()
 failed=0

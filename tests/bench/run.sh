@@ -94,29 +94,9 @@ same pt-32.bin "$SDC" decrypt --name=secret32 enc-ours.cred check ||
         die "systemd-creds does not decrypt cred-encrypt's 32 B credential"
 rm -f check
 
-# hyperfine JSON → median of each command in ms, one per line.
-medians() {
-        python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print("%.3f" % (r["median"] * 1000))
-' "$1"
-}
-
-# bench ID COMMAND... : ours, and systemd-creds if a second command is given.
-# Sets o and s to the medians (ms); "-" for a missing command.
-bench() {
-        local id=$1 json="$tmp/$1.json"
-        shift
-        echo "bench: $id" >&2
-        if ! hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic --export-json "$json" "$@" \
-                >"$tmp/$id.log" 2>&1; then
-                cat "$tmp/$id.log" >&2
-                die "hyperfine failed for $id"
-        fi
-        { medians "$json"; echo -; } | head -n 2 | tr '\n' ' ' >"$tmp/$id.medians"
-        read -r o s <"$tmp/$id.medians"
-}
+BENCH_TAG=bench
+# shellcheck source=tests/bench/hyperfine.bash
+. "$ROOT/tests/bench/hyperfine.bash"
 
 # peak_rss COMMAND... : sets rss to the max of GNU time %M over RSS_RUNS runs, in KiB.
 peak_rss() {
