@@ -48,13 +48,6 @@ static void usage(FILE *f) {
 }
 
 
-static void drain(int fd) {
-        char buf[4096];
-
-        while (read(fd, buf, sizeof(buf)) > 0)
-                ;
-}
-
 /* Prompts for one ask and sends the answer; stops when the file goes away. */
 static int answer(struct agent *a, int dir_fd, const char *name, const struct ask_request *r) {
         _cleanup_secret_ struct secret *pw = NULL;
@@ -76,7 +69,7 @@ static int answer(struct agent *a, int dir_fd, const char *name, const struct as
                 if (a->prompt_watch < 0)
                         return log_error_errno(-errno, "cannot watch %s", name);
         }
-        drain(a->prompt_watch); /* events of earlier prompts must not abort this one */
+        ask_watch_drain(a->prompt_watch); /* events of earlier prompts must not abort this one */
         snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir_fd, name);
         wd = inotify_add_watch(a->prompt_watch, path, IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
         if (wd < 0)
@@ -270,7 +263,7 @@ static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
                         return log_error_errno(-errno, "poll failed");
                 if (p[0].revents & POLLIN)
                         return 0;
-                drain(ino); /* any event means: rescan */
+                ask_watch_drain(ino); /* any event means: rescan */
         }
 }
 

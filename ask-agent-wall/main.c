@@ -387,7 +387,6 @@ static int watch_loop(struct wall *w) {
                 return k;
         for (;;) {
                 struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
-                char buf[4096];
 
                 k = pass(w);
                 if (k < 0)
@@ -396,8 +395,7 @@ static int watch_loop(struct wall *w) {
                         return log_error_errno(-errno, "poll failed");
                 if (p[0].revents & POLLIN)
                         return 0;
-                while (read(ino, buf, sizeof(buf)) > 0)
-                        ; /* any event means: rescan */
+                ask_watch_drain(ino); /* any event means: rescan */
         }
 }
 

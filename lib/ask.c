@@ -389,6 +389,13 @@ int ask_watch_add(int inotify_fd, const char *dir) {
         return 0;
 }
 
+void ask_watch_drain(int inotify_fd) {
+        char buf[4096];
+
+        while (read(inotify_fd, buf, sizeof(buf)) > 0)
+                ;
+}
+
 bool ask_pid_alive(pid_t pid) {
         char path[64], buf[512];
         const char *p;
@@ -604,10 +611,7 @@ int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, ask_r
                 if (signal_fd >= 0 && (p[1].revents & POLLIN))
                         return -EINTR;
                 if (p[2].revents & POLLIN) {
-                        char drain[4096];
-
-                        while (read(q->dir_watch, drain, sizeof(drain)) > 0)
-                                ;
+                        ask_watch_drain(q->dir_watch);
                         r = recheck(userdata, ret);
                         if (r != 0)
                                 return r;
