@@ -10,9 +10,11 @@ USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 DOCDIR    ?= $(PREFIX)/share/doc/latchkey
 DESTDIR   ?=
 
-PKGS      := libgcrypt libkeyutils
-TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty ask-agent-wall
-MAN1      := $(foreach t,$(TOOLS),$(t)/$(t).1)
+PKGS      := libgcrypt libkeyutils json-c libxcrypt
+TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty ask-agent-wall home-activate
+MAN1      := $(foreach t,$(filter-out home-activate,$(TOOLS)),$(t)/$(t).1)
+MAN8      := home-activate/home-activate.8
+LIBDIR    ?= $(PREFIX)/lib
 # Password agent units; "/usr/local/bin/" in them becomes $(BINDIR)/ at install.
 UNITS     := ask-agent-tty/latchkey-ask-password-console.path ask-agent-tty/latchkey-ask-password-console.service \
              ask-agent-wall/latchkey-ask-password-wall.path ask-agent-wall/latchkey-ask-password-wall.service
@@ -41,6 +43,8 @@ LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/liblatchkey.a
 BINS      := $(foreach t,$(TOOLS),$(BUILD)/$(t))
+# glibc's NSS loads libnss_latchkey.so.2 by name (nsswitch.conf: "passwd: files latchkey").
+NSS_SO    := $(BUILD)/libnss_latchkey.so.2
 
 UNIT_SRC  := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,7 +56,7 @@ FUZZ_SECONDS ?= 60
 .PHONY: all check unit-build bench fuzz fuzz-build install clean deps deps-check demo
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(NSS_SO)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
@@ -66,6 +70,11 @@ $(BUILD)/%: %/main.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS)
 
+$(NSS_SO): home-activate/nss.c home-activate/nss.map $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libnss_latchkey.so.2 -Wl,--version-script=home-activate/nss.map \
+		-o $@ $< $(LIB_A) $(LDFLAGS) $(shell pkg-config --libs json-c)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -73,7 +82,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # --- dependencies ---------------------------------------------------------
 # Debian bookworm packages for building, testing, fuzzing and benchmarking.
 DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang \
-            libclang-rt-14-dev libkeyutils-dev keyutils tmux systemd util-linux mount hyperfine time valgrind python3
+            libclang-rt-14-dev libkeyutils-dev keyutils libjson-c-dev libcrypt-dev e2fsprogs attr tmux systemd util-linux mount hyperfine time valgrind python3
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -126,6 +135,9 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(NSS_SO) $(DESTDIR)$(LIBDIR)/
 	@set -e; for u in $(UNITS); do \
 		echo "install $$u -> $(DESTDIR)$(UNITDIR)/"; \
 		sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; \

@@ -257,12 +257,51 @@ int ask_file_format(const struct ask_request *r, char **ret, size_t *ret_len) {
         return 0;
 }
 
+/* All of fd, at most max bytes, into a plain heap buffer: ask files hold no secret. */
+static int read_plain_capped(int fd, size_t hint, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, cap = (hint < max ? hint : max) + 1; /* one more to see EOF at once */
+
+        buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (size == cap) {
+                        char *g;
+
+                        if (size > max)
+                                return -EBADMSG;
+                        cap = max + 1; /* grew since fstat(): straight to the cap */
+                        g = realloc(buf, cap);
+                        if (!g)
+                                return -ENOMEM;
+                        buf = g;
+                }
+                n = read(fd, buf + size, cap - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (size > max)
+                return -EBADMSG;
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
 int ask_file_read(int dir_fd, const char *dir, const char *name, uid_t owner, struct ask_request *ret) {
-        _cleanup_secret_ struct secret *data = NULL;
+        _cleanup_free_ char *data = NULL;
         _cleanup_close_ int fd = -1;
         struct ask_request r;
         struct stat st;
-        size_t dir_len = strlen(dir);
+        size_t dir_len = strlen(dir), size = 0;
         int k;
 
         fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -274,10 +313,10 @@ int ask_file_read(int dir_fd, const char *dir, const char *name, uid_t owner, st
                 return -EBADMSG;
         if (owner != (uid_t) -1 && (st.st_uid != owner || (st.st_mode & 022)))
                 return -EPERM;
-        k = read_fd_capped(fd, ASK_FILE_MAX, &data);
+        k = read_plain_capped(fd, (size_t) st.st_size, ASK_FILE_MAX, &data, &size);
         if (k < 0)
                 return k;
-        k = ask_file_parse((const char *) data->data, data->size, &r);
+        k = ask_file_parse(data, size, &r);
         if (k < 0)
                 return k;
         /* In a per-user directory the reply socket must be a direct child of it. */
@@ -420,26 +459,39 @@ bool ask_pid_alive(pid_t pid) {
         return !(p && p[1] == ' ' && p[2] == 'Z');
 }
 
-int ask_reply_parse(const uint8_t *buf, size_t size, struct secret **ret) {
-        _cleanup_secret_ struct secret *list = NULL;
-        size_t n;
-        int r;
-
+/* What a reply datagram is: 0 for "+…" within ASK_PASSWORD_MAX, else -errno as ask_reply_parse(). */
+static int reply_check(const uint8_t *buf, size_t size) {
         if (size >= 1 && buf[0] == '-')
                 return -ECANCELED;
         if (size < 1 || buf[0] != '+')
                 return -EBADMSG;
-        n = size - 1;
-        if (n > ASK_PASSWORD_MAX)
-                return -EMSGSIZE;
-        r = secret_new(n + 1, &list);
+        return size - 1 > ASK_PASSWORD_MAX ? -EMSGSIZE : 0;
+}
+
+/* The list form in place: drops the '+' of data[0, size) and NUL-terminates the last password. */
+static void reply_to_list(struct secret *s, size_t size) {
+        size_t n = size - 1;
+
+        memmove(s->data, s->data + 1, n);
+        s->data[n] = '\0'; /* the byte moved down, or the terminator about to be added */
+        s->size = n;
+        /* Every password ends in NUL: "+" is one empty password, "+a\0" is "a". */
+        if (n == 0 || s->data[n - 1] != '\0')
+                s->size++;
+}
+
+int ask_reply_parse(const uint8_t *buf, size_t size, struct secret **ret) {
+        _cleanup_secret_ struct secret *list = NULL;
+        int r;
+
+        r = reply_check(buf, size);
         if (r < 0)
                 return r;
-        memcpy(list->data, buf + 1, n);
-        list->size = n;
-        /* Every password ends in NUL: "+" is one empty password, "+a\0" is "a". */
-        if (n == 0 || list->data[n - 1] != '\0')
-                list->data[list->size++] = '\0';
+        r = secret_new(size + 1, &list);
+        if (r < 0)
+                return r;
+        memcpy(list->data, buf, size);
+        reply_to_list(list, size);
         *ret = TAKE_PTR(list);
         return 0;
 }
@@ -454,11 +506,16 @@ static int sockaddr_for(const char *path, struct sockaddr_un *sa) {
         return (int) (offsetof(struct sockaddr_un, sun_path) + n + 1);
 }
 
-int ask_reply_send(const char *socket_path, const struct secret *list) {
-        _cleanup_secret_ struct secret *packet = NULL;
-        _cleanup_close_ int fd = -1;
+int ask_reply_send(int fd, const char *socket_path, const struct secret *list) {
+        _cleanup_close_ int own = -1;
         struct sockaddr_un sa;
-        int len, r;
+        /* Two pieces, so the password is never copied outside its secret buffer. */
+        struct iovec iov[2] = {
+                { .iov_base = (void *) (list ? "+" : "-"), .iov_len = 1 },
+                { .iov_base = list ? list->data : NULL, .iov_len = list ? list->size : 0 },
+        };
+        struct msghdr mh = { .msg_name = &sa, .msg_iov = iov, .msg_iovlen = list ? 2 : 1 };
+        int len;
 
         if (!ask_socket_path_valid(socket_path))
                 return -EINVAL;
@@ -467,17 +524,13 @@ int ask_reply_send(const char *socket_path, const struct secret *list) {
                 return len;
         if (list && list->size > ASK_PASSWORD_MAX)
                 return -EMSGSIZE;
-        r = secret_new(1 + (list ? list->size : 0), &packet);
-        if (r < 0)
-                return r;
-        packet->data[0] = list ? '+' : '-';
-        if (list)
-                memcpy(packet->data + 1, list->data, list->size);
-        packet->size = 1 + (list ? list->size : 0);
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (sendto(fd, packet->data, packet->size, MSG_NOSIGNAL, (struct sockaddr *) &sa, (socklen_t) len) < 0)
+        mh.msg_namelen = (socklen_t) len;
+        if (fd < 0) {
+                own = fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        return -errno;
+        }
+        if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
                 return -errno;
         return 0;
 }
@@ -485,15 +538,19 @@ int ask_reply_send(const char *socket_path, const struct secret *list) {
 int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q) {
         _cleanup_free_ char *text = NULL;
         struct sockaddr_un sa;
+        struct stat st;
         uint64_t rnd[2];
         size_t text_len;
         mode_t old_umask;
         int len, k, one = 1;
 
         *q = (struct ask_query) { .fd = -1, .dir_watch = -1 };
-        k = mkdir_parents(dir, 0755);
-        if (k < 0)
-                return log_error_errno(k, "cannot create %s", dir);
+        /* Almost always there already: one stat() instead of a mkdir() and stat() per component. */
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                k = mkdir_parents(dir, 0755);
+                if (k < 0)
+                        return log_error_errno(k, "cannot create %s", dir);
+        }
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return log_error_errno(-errno, "cannot get random bytes");
         if (asprintf(&q->socket_path, "%s/sck.%llx", dir, (unsigned long long) rnd[0]) < 0 ||
@@ -535,8 +592,10 @@ int ask_query_start(const char *dir, struct ask_request *r, struct ask_query *q)
         return 0;
 }
 
-/* Receives one datagram: -EAGAIN when there is none, -EBADMSG when it must be ignored. */
-static int receive_reply(int fd, struct secret *buf, struct secret **ret) {
+/* Receives one datagram into *bufp, which on success becomes the list in *ret:
+ * -EAGAIN when there is none, -EBADMSG when it must be ignored. */
+static int receive_reply(int fd, struct secret **bufp, struct secret **ret) {
+        struct secret *buf = *bufp;
         union {
                 struct cmsghdr h;
                 uint8_t raw[CMSG_SPACE(sizeof(struct ucred))];
@@ -561,9 +620,15 @@ static int receive_reply(int fd, struct secret *buf, struct secret **ret) {
                 log_debug("ignoring a reply (size %zd, uid %d)", n, cred ? (int) cred->uid : -1);
                 return -EBADMSG;
         }
-        r = ask_reply_parse(buf->data, (size_t) n, ret);
-        explicit_bzero(buf->data, (size_t) n);
-        return r == -EMSGSIZE ? -EBADMSG : r;
+        r = reply_check(buf->data, (size_t) n);
+        if (r < 0) {
+                explicit_bzero(buf->data, (size_t) n);
+                return r == -EMSGSIZE ? -EBADMSG : r;
+        }
+        /* The list is made where it was received: no second locked buffer. */
+        reply_to_list(buf, (size_t) n);
+        *ret = TAKE_PTR(*bufp);
+        return 0;
 }
 
 int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, ask_recheck_t recheck, void *userdata,
@@ -620,7 +685,7 @@ int ask_query_wait(struct ask_query *q, uint64_t not_after, int signal_fd, ask_r
                         return -EIO;
                 if (!(p[0].revents & POLLIN))
                         continue;
-                r = receive_reply(q->fd, buf, ret);
+                r = receive_reply(q->fd, &buf, ret);
                 if (r == -EAGAIN || r == -EBADMSG)
                         continue;
                 return r;

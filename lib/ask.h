@@ -84,8 +84,9 @@ bool ask_pid_alive(pid_t pid);
 /* Reply datagram "+a\0b\0" → list "a\0b\0" (every password NUL-terminated);
  * "-" → -ECANCELED; anything else → -EBADMSG. */
 int ask_reply_parse(const uint8_t *buf, size_t size, struct secret **ret);
-/* Sends "+list" (list as above), or "-" when list is NULL. */
-int ask_reply_send(const char *socket_path, const struct secret *list);
+/* Sends "+list" (list as above), or "-" when list is NULL, from fd (an unbound AF_UNIX
+ * SOCK_DGRAM socket an agent keeps for all its replies), or from a new one when fd < 0. */
+int ask_reply_send(int fd, const char *socket_path, const struct secret *list);
 
 /* A pending query: the reply socket and the published ask file. */
 struct ask_query {

@@ -30,31 +30,57 @@ static struct termios raw_saved;
 static struct sigaction raw_old[ELEMENTSOF(prompt_signals)];
 static volatile sig_atomic_t raw_installed[ELEMENTSOF(prompt_signals)];
 
+/* The prompt's one secret buffer: the input, the bitmap of unit starts, and the output
+ * not yet written (echoed keys are secret too). */
+#define STARTS_SIZE (TTY_PASSWORD_MAX / 8 + 1)
+#define OUT_OFFSET (TTY_PASSWORD_MAX + 1 + STARTS_SIZE)
+#define OUT_SIZE (TTY_PROMPT_BUFFER - OUT_OFFSET)
+
+_Static_assert(OUT_SIZE >= 1024, "room for a prompt and a batch of keys");
+
 struct prompt_state {
         struct secret *s;  /* the input; the key being handled sits at data[size] */
         uint8_t *starts;   /* bitmap over data: a unit (code point or invalid byte) starts here */
+        uint8_t *obuf;     /* output gathered until we would wait for a key: one write() per batch */
+        size_t olen;
         int out_fd;
         size_t cut;        /* data[0, cut) is split into units; the rest is an incomplete code point */
         size_t units;      /* units in data[0, cut): the glyphs on screen unless silent */
         bool echo, silent, dirty, hint;
 };
 
-static void out(int fd, const void *buf, size_t n) {
-        if (fd >= 0)
-                (void) write_all(fd, buf, n); /* a prompt that cannot be drawn still reads */
+static void flush(struct prompt_state *st) {
+        if (st->olen == 0)
+                return;
+        (void) write_all(st->out_fd, st->obuf, st->olen); /* a prompt that cannot be drawn still reads */
+        explicit_bzero(st->obuf, st->olen);
+        st->olen = 0;
 }
 
-static void out_str(int fd, const char *s) {
-        out(fd, s, strlen(s));
+static void out(struct prompt_state *st, const void *buf, size_t n) {
+        if (st->out_fd < 0)
+                return;
+        if (n > OUT_SIZE - st->olen)
+                flush(st);
+        if (n > OUT_SIZE) {
+                (void) write_all(st->out_fd, buf, n); /* only a long message, never a key */
+                return;
+        }
+        memcpy(st->obuf + st->olen, buf, n);
+        st->olen += n;
 }
 
-static void backspace(int fd, size_t n) {
+static void out_str(struct prompt_state *st, const char *s) {
+        out(st, s, strlen(s));
+}
+
+static void backspace(struct prompt_state *st, size_t n) {
         static const char bs[] = BS4 BS4 BS4 BS4;
 
         while (n > 0) {
                 size_t k = n < 16 ? n : 16;
 
-                out(fd, bs, k * strlen(BS));
+                out(st, bs, k * strlen(BS));
                 n -= k;
         }
 }
@@ -171,22 +197,22 @@ bool tty_emoji_supported(void) {
         return !v || strcasestr(v, "utf-8") || strcasestr(v, "utf8");
 }
 
-static void write_prompt(const struct tty_prompt *p, int fd, bool hint) {
+static void write_prompt(const struct tty_prompt *p, struct prompt_state *st) {
         bool colors = p->colors && !term_is("dumb");
 
         if (colors)
-                out_str(fd, ANSI_HIGHLIGHT);
+                out_str(st, ANSI_HIGHLIGHT);
         if (p->emoji && tty_emoji_supported())
-                out_str(fd, LOCK_AND_KEY);
-        out_str(fd, p->message ? p->message : "Password:");
-        out_str(fd, " ");
-        if (hint) {
+                out_str(st, LOCK_AND_KEY);
+        out_str(st, p->message ? p->message : "Password:");
+        out_str(st, " ");
+        if (st->hint) {
                 if (colors)
-                        out_str(fd, ANSI_GREY);
-                out_str(fd, PRESS_TAB);
+                        out_str(st, ANSI_GREY);
+                out_str(st, PRESS_TAB);
         }
         if (colors)
-                out_str(fd, ANSI_NORMAL);
+                out_str(st, ANSI_NORMAL);
 }
 
 static bool unit_starts(const struct prompt_state *st, size_t i) {
@@ -205,7 +231,7 @@ static void split_units(struct prompt_state *st) {
                 if (k == 0)
                         break; /* the rest of a multi-byte sequence is still to come */
                 if (!st->silent)
-                        out(st->out_fd, st->echo ? d + st->cut : (const uint8_t *) "*", st->echo ? len : 1);
+                        out(st, st->echo ? d + st->cut : (const uint8_t *) "*", st->echo ? len : 1);
                 st->starts[st->cut / 8] |= (uint8_t) (1u << (st->cut % 8));
                 st->units++;
                 st->cut += len;
@@ -225,7 +251,7 @@ static void erase_last(struct prompt_state *st) {
                 st->units--;
                 st->cut = start;
                 if (!st->silent)
-                        backspace(st->out_fd, 1);
+                        backspace(st, 1);
         }
         explicit_bzero(s->data + start, s->size - start);
         s->size = start;
@@ -233,15 +259,15 @@ static void erase_last(struct prompt_state *st) {
 
 static void erase_all(struct prompt_state *st) {
         if (!st->silent)
-                backspace(st->out_fd, st->units);
+                backspace(st, st->units);
         explicit_bzero(st->s->data, st->s->size);
-        explicit_bzero(st->starts, TTY_PASSWORD_MAX / 8 + 1);
+        explicit_bzero(st->starts, STARTS_SIZE);
         st->s->size = st->cut = st->units = 0;
 }
 
 static void go_silent(struct prompt_state *st) {
         st->silent = true;
-        out_str(st->out_fd, NO_ECHO);
+        out_str(st, NO_ECHO);
 }
 
 /* Handles the key read into data[size]: 1 = accept, 0 = go on, <0 = end with that error. */
@@ -254,7 +280,7 @@ static int handle_key(struct prompt_state *st) {
         case '\0':
                 return 1;
         case 0x04: /* Ctrl-D */
-                out_str(st->out_fd, SKIPPED);
+                out_str(st, SKIPPED);
                 return -ECANCELED;
         case 0x15: /* Ctrl-U */
                 erase_all(st);
@@ -266,17 +292,17 @@ static int handle_key(struct prompt_state *st) {
                 else if (!st->dirty && !st->silent)
                         go_silent(st);
                 else
-                        out_str(st->out_fd, "\a");
+                        out_str(st, "\a");
                 return 0;
         case '\t':
                 if (st->silent)
                         break; /* stored literally */
-                backspace(st->out_fd, st->units);
+                backspace(st, st->units);
                 go_silent(st);
                 return 0;
         }
         if (s->size >= TTY_PASSWORD_MAX) {
-                out_str(st->out_fd, "\a");
+                out_str(st, "\a");
                 return 0;
         }
         s->size++;
@@ -314,7 +340,12 @@ static int read_keys(int in_fd, const struct tty_prompt *p, struct prompt_state 
                         ms = (p->deadline - t + 999) / 1000;
                         timeout = ms > INT_MAX ? INT_MAX : (int) ms;
                 }
-                k = poll(fds, p->abort_fd >= 0 ? 2 : 1, timeout);
+                /* Output waits while typed-ahead keys are there, and goes out before we wait. */
+                k = st->olen > 0 ? poll(fds, p->abort_fd >= 0 ? 2 : 1, 0) : 0;
+                if (k == 0) {
+                        flush(st);
+                        k = poll(fds, p->abort_fd >= 0 ? 2 : 1, timeout);
+                }
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -334,7 +365,7 @@ static int read_keys(int in_fd, const struct tty_prompt *p, struct prompt_state 
                         return -errno;
                 }
                 if (st->hint) {
-                        backspace(st->out_fd, strlen(PRESS_TAB));
+                        backspace(st, strlen(PRESS_TAB));
                         st->hint = false;
                 }
                 if (n == 0)
@@ -346,8 +377,7 @@ static int read_keys(int in_fd, const struct tty_prompt *p, struct prompt_state 
         }
 }
 
-int tty_prompt(int in_fd, int out_fd, const struct tty_prompt *p, struct secret **ret) {
-        _cleanup_secret_ struct secret *s = NULL, *starts = NULL;
+int tty_prompt_buf(int in_fd, int out_fd, const struct tty_prompt *p, struct secret *buf) {
         struct prompt_state st = {
                 .out_fd = out_fd,
                 .echo = p->echo == TTY_ECHO_ON,
@@ -358,25 +388,45 @@ int tty_prompt(int in_fd, int out_fd, const struct tty_prompt *p, struct secret 
 
         if (in_fd < 0)
                 return -EBADF;
-        r = secret_new(TTY_PASSWORD_MAX + 1, &s);
+        r = secret_reserve(buf, TTY_PROMPT_BUFFER);
         if (r < 0)
                 return r;
-        /* Where code points begin says which characters are multi-byte: locked memory too. */
-        r = secret_new(TTY_PASSWORD_MAX / 8 + 1, &starts);
-        if (r < 0)
-                return r;
-        st.s = s;
-        st.starts = starts->data;
+        explicit_bzero(buf->data, TTY_PROMPT_BUFFER);
+        buf->size = 0;
+        st.s = buf;
+        st.starts = buf->data + TTY_PASSWORD_MAX + 1;
+        st.obuf = buf->data + OUT_OFFSET;
         raw_signal = 0;
         /* Raw before drawing: once the prompt is visible, keys are no longer echoed. */
         raw = raw_begin(in_fd);
         if (raw < 0)
                 return raw;
-        write_prompt(p, out_fd, st.hint);
+        write_prompt(p, &st);
         r = read_keys(in_fd, p, &st);
-        out_str(out_fd, "\n");
+        out_str(&st, "\n");
+        flush(&st);
         if (raw > 0)
                 raw_end(in_fd);
+        /* Only the password stays, NUL-terminated; on failure not even that. */
+        explicit_bzero(st.starts, TTY_PROMPT_BUFFER - (TTY_PASSWORD_MAX + 1));
+        if (r < 0) {
+                explicit_bzero(buf->data, TTY_PASSWORD_MAX + 1);
+                buf->size = 0;
+                return r;
+        }
+        return 0;
+}
+
+int tty_prompt(int in_fd, int out_fd, const struct tty_prompt *p, struct secret **ret) {
+        _cleanup_secret_ struct secret *s = NULL;
+        int r;
+
+        if (in_fd < 0)
+                return -EBADF;
+        r = secret_new(TTY_PROMPT_BUFFER, &s);
+        if (r < 0)
+                return r;
+        r = tty_prompt_buf(in_fd, out_fd, p, s);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);

@@ -47,5 +47,14 @@ struct tty_prompt {
  * -errno on I/O failure. Logs nothing: the caller decides what each result means. */
 int tty_prompt(int in_fd, int out_fd, const struct tty_prompt *p, struct secret **ret);
 
+/* Bytes of the secret buffer tty_prompt_buf() works in: the password, where its code
+ * points start, and output not yet written. One page. */
+#define TTY_PROMPT_BUFFER 3584
+
+/* tty_prompt() into buf (grown to TTY_PROMPT_BUFFER if smaller), so that an agent can
+ * reuse one locked buffer for every prompt: the password in data[0, size), NUL-terminated,
+ * and nothing else left in it; on failure it is all wiped and size is 0. */
+int tty_prompt_buf(int in_fd, int out_fd, const struct tty_prompt *p, struct secret *buf);
+
 /* Whether the emoji may be shown: UTF-8 (or unset) locale and TERM not dumb or linux. */
 bool tty_emoji_supported(void);
