@@ -51,7 +51,8 @@ static void usage(FILE *f) {
                 "usage: home-activate create [--storage=directory|fscrypt] [--uid=UID] [--real-name=NAME]\n"
                 "                            [--shell=PATH] [--home-dir=PATH] [--image-path=PATH]\n"
                 "                            [--kdf=t=N,m=KIB,p=N] [RECORD OPTIONS] USER\n"
-                "       home-activate activate|authenticate|passwd|remove|lock|unlock USER\n"
+                "       home-activate activate|authenticate|remove|lock|unlock USER\n"
+                "       home-activate passwd [--kdf=t=N,m=KIB,p=N] USER\n"
                 "       home-activate deactivate [--force] USER\n"
                 "       home-activate inspect [--json] USER\n"
                 "       home-activate list [--json]\n"
@@ -179,6 +180,20 @@ static int parse_bool_arg(const char *name, const char *value, bool *ret) {
         return 0;
 }
 
+/* Sets a record field from an option; a value the record refuses is a usage error. */
+static int set_field(struct user_record *ur, const char *key, const char *option, json_object *value) {
+        int r;
+
+        if (!value)
+                return log_oom();
+        r = user_record_set(ur, key, value);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_fail(-EINVAL, "--%s=: not a valid value for %s", option, key);
+        return 0;
+}
+
 static int set_time_field(struct user_record *ur, const char *key, const char *option, const char *value) {
         uint64_t t;
 
@@ -188,7 +203,7 @@ static int set_time_field(struct user_record *ur, const char *key, const char *o
                 json_object_object_del(ur->json, key);
                 return user_record_load_fields(ur) < 0 ? log_oom() : 0;
         }
-        return user_record_set(ur, key, json_object_new_uint64(t)) < 0 ? log_oom() : 0;
+        return set_field(ur, key, option, json_object_new_uint64(t));
 }
 
 /* The record options shared by create and update. */
@@ -196,21 +211,21 @@ static int apply_record_options(struct user_record *ur) {
         bool b;
         int r;
 
-        if (arg.real_name && user_record_set(ur, "realName", json_object_new_string(arg.real_name)) < 0)
-                return log_oom();
-        if (arg.shell && user_record_set(ur, "shell", json_object_new_string(arg.shell)) < 0)
-                return log_oom();
+        if (arg.real_name && (r = set_field(ur, "realName", "real-name", json_object_new_string(arg.real_name))) < 0)
+                return r;
+        if (arg.shell && (r = set_field(ur, "shell", "shell", json_object_new_string(arg.shell))) < 0)
+                return r;
         if (arg.locked) {
                 if ((r = parse_bool_arg("locked", arg.locked, &b)) < 0)
                         return r;
-                if (user_record_set(ur, "locked", json_object_new_boolean(b)) < 0)
-                        return log_oom();
+                if ((r = set_field(ur, "locked", "locked", json_object_new_boolean(b))) < 0)
+                        return r;
         }
         if (arg.change_now) {
                 if ((r = parse_bool_arg("password-change-now", arg.change_now, &b)) < 0)
                         return r;
-                if (user_record_set(ur, "passwordChangeNow", json_object_new_boolean(b)) < 0)
-                        return log_oom();
+                if ((r = set_field(ur, "passwordChangeNow", "password-change-now", json_object_new_boolean(b))) < 0)
+                        return r;
         }
         if (arg.not_before && (r = set_time_field(ur, "notBeforeUSec", "not-before", arg.not_before)) < 0)
                 return r;
@@ -278,9 +293,10 @@ static int verb_create(const char *user) {
         r = user_record_new(user, uid, storage, now_usec(), &h.record);
         if (r < 0)
                 return log_oom();
-        if ((arg.home_dir && user_record_set(h.record, "homeDirectory", json_object_new_string(arg.home_dir)) < 0) ||
-            (arg.image_path && user_record_set(h.record, "imagePath", json_object_new_string(arg.image_path)) < 0))
-                r = log_oom();
+        if (arg.home_dir)
+                r = set_field(h.record, "homeDirectory", "home-dir", json_object_new_string(arg.home_dir));
+        if (r >= 0 && arg.image_path)
+                r = set_field(h.record, "imagePath", "image-path", json_object_new_string(arg.image_path));
         if (r >= 0)
                 r = apply_record_options(h.record);
         if (r >= 0)
@@ -406,6 +422,7 @@ static int verb_passwd(const char *user) {
         int r;
 
         r = load_state(&h, user, &state);
+        h.kdf = arg.kdf;
         if (r >= 0 && state == HOME_ABSENT)
                 r = log_fail(-ENXIO, "%s: the home's storage %s is missing", user, h.record->image_path);
         if (r >= 0)
@@ -435,7 +452,7 @@ static int verb_update(const char *user) {
         if (r >= 0)
                 r = apply_record_options(h.record);
         if (r >= 0)
-                r = user_record_set(h.record, "lastChangeUSec", json_object_new_uint64(now_usec())) < 0 ? log_oom() : 0;
+                r = set_field(h.record, "lastChangeUSec", "update", json_object_new_uint64(now_usec()));
         if (r >= 0)
                 r = home_save_host(&h);
         /* An inactive home gets the newer record at its next activation. */

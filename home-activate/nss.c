@@ -378,10 +378,22 @@ static void enumeration_close(struct enumeration *e) {
         e->pending[0] = '\0';
 }
 
-static void enumeration_set(struct enumeration *e) {
-        int fd = -1;
-
+/* The mutex is held only with cancellation disabled (open() and read() are
+ * cancellation points): a cancelled thread must not leave it locked. */
+static void enumeration_lock(struct enumeration *e, int *ret_cancel_state) {
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, ret_cancel_state);
         pthread_mutex_lock(&e->mutex);
+}
+
+static void enumeration_unlock(struct enumeration *e, int cancel_state) {
+        pthread_mutex_unlock(&e->mutex);
+        pthread_setcancelstate(cancel_state, NULL);
+}
+
+static void enumeration_set(struct enumeration *e) {
+        int fd = -1, cancel_state;
+
+        enumeration_lock(e, &cancel_state);
         enumeration_close(e);
         /* A missing or untrusted directory is an empty enumeration, not an error. */
         if (record_dir_open(&fd) >= 0) {
@@ -389,17 +401,19 @@ static void enumeration_set(struct enumeration *e) {
                 if (!e->dir)
                         close(fd);
         }
-        pthread_mutex_unlock(&e->mutex);
+        enumeration_unlock(e, cancel_state);
 }
 
 static void enumeration_end(struct enumeration *e) {
-        pthread_mutex_lock(&e->mutex);
+        int cancel_state;
+
+        enumeration_lock(e, &cancel_state);
         enumeration_close(e);
-        pthread_mutex_unlock(&e->mutex);
+        enumeration_unlock(e, cancel_state);
 }
 
 /* The next usable record, or -ENOENT at the end. */
-static int enumeration_next(struct enumeration *e, struct user_record **ret, bool *ret_pending) {
+static int enumeration_next(struct enumeration *e, struct user_record **ret) {
         int r;
 
         if (!e->dir)
@@ -411,7 +425,6 @@ static int enumeration_next(struct enumeration *e, struct user_record **ret, boo
                 e->pending[0] = '\0';
                 if (r >= 0) {
                         *ret = TAKE_PTR(ur);
-                        *ret_pending = true;
                         return 0;
                 }
                 if (!error_is_skippable(r))
@@ -432,7 +445,6 @@ static int enumeration_next(struct enumeration *e, struct user_record **ret, boo
                 if (r < 0)
                         return r;
                 *ret = TAKE_PTR(ur);
-                *ret_pending = false;
                 return 0;
         }
 }
@@ -450,10 +462,9 @@ static int fill_group_any(const struct user_record *ur, void *result, char *buff
 /* Called with e->mutex held. */
 static int enumeration_get_locked(struct enumeration *e, fill_fn fill, void *result, char *buffer, size_t buflen) {
         _cleanup_user_record_ struct user_record *ur = NULL;
-        bool pending = false;
         int r;
 
-        r = enumeration_next(e, &ur, &pending);
+        r = enumeration_next(e, &ur);
         if (r < 0)
                 return r;
         r = fill(ur, result, buffer, buflen);
@@ -464,11 +475,11 @@ static int enumeration_get_locked(struct enumeration *e, fill_fn fill, void *res
 }
 
 static int enumeration_get(struct enumeration *e, fill_fn fill, void *result, char *buffer, size_t buflen) {
-        int r;
+        int r, cancel_state;
 
-        pthread_mutex_lock(&e->mutex);
+        enumeration_lock(e, &cancel_state);
         r = enumeration_get_locked(e, fill, result, buffer, buflen);
-        pthread_mutex_unlock(&e->mutex);
+        enumeration_unlock(e, cancel_state);
         return r;
 }
 

@@ -4,7 +4,7 @@
  * while active and removed (through the parent, outside the tree) on deactivate. */
 #include <errno.h>
 #include <fcntl.h>
-#include <gcrypt.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,12 +36,19 @@ static int open_parent(const struct home *h, int *ret) {
         return open_dir(parent, ret);
 }
 
+/* A fixed cost when asked for (tests, benchmarks), else calibrated to ~1 s as LUKS2 does. */
 static int kdf_settings(const struct home *h, struct keyslot_kdf *kdf) {
-        int r = keyslot_kdf_calibrate(1000, kdf);
+        int r;
+
+        if (h->kdf) {
+                *kdf = (struct keyslot_kdf) { .iterations = 3, .memory_kib = 65536, .lanes = 1 };
+                if (keyslot_kdf_from_string(h->kdf, kdf) < 0)
+                        return log_fail(-EINVAL, "invalid KDF cost: %s", h->kdf);
+                return 0;
+        }
+        r = keyslot_kdf_calibrate(1000, kdf);
         if (r < 0)
                 return log_error_errno(r, "cannot calibrate the key derivation");
-        if (h->kdf && keyslot_kdf_from_string(h->kdf, kdf) < 0)
-                return log_fail(-EINVAL, "invalid KDF cost: %s", h->kdf);
         return 0;
 }
 
@@ -148,7 +155,9 @@ static int fscrypt_prepare(struct home *h, int dir_fd, const char *password) {
         r = secret_new(FSCRYPT_MASTER_KEY_SIZE, &key);
         if (r < 0)
                 return log_oom();
-        gcry_randomize(key->data, FSCRYPT_MASTER_KEY_SIZE, GCRY_VERY_STRONG_RANDOM);
+        /* getrandom(): libgcrypt's very-strong pool would stay allocated until exit. */
+        if (getrandom(key->data, FSCRYPT_MASTER_KEY_SIZE, 0) != FSCRYPT_MASTER_KEY_SIZE)
+                return log_error_errno(-EIO, "cannot get random bytes for the key");
         key->size = FSCRYPT_MASTER_KEY_SIZE;
         r = fscrypt_add_key(dir_fd, key, &id);
         if (r == -ENOTTY || r == -EOPNOTSUPP)
@@ -247,6 +256,24 @@ static int fscrypt_is_locked(struct home *h) {
         return !r;
 }
 
+/* Removes every key slot but keep. */
+static int drop_slots_except(int dir_fd, unsigned keep) {
+        uint32_t mask;
+        int r;
+
+        r = fscrypt_slot_list(dir_fd, &mask);
+        if (r < 0)
+                return log_error_errno(r, "cannot list the key slots");
+        for (unsigned i = 0; i < FSCRYPT_SLOTS_MAX; i++) {
+                if (!(mask & (UINT32_C(1) << i)) || i == keep)
+                        continue;
+                r = fscrypt_slot_remove(dir_fd, i);
+                if (r < 0)
+                        return log_error_errno(r, "cannot remove key slot %u", i);
+        }
+        return 0;
+}
+
 /* Writes new_password's slot in a free index and proves that it opens. */
 static int add_slot(struct home *h, int dir_fd, const struct secret *key, const char *new_password,
                     unsigned *ret_index) {
@@ -301,6 +328,11 @@ static int fscrypt_passwd(struct home *h, const char *old_password, const char *
         present = fscrypt_key_present(dir_fd, &id);
         if (present < 0)
                 return log_error_errno(present, "cannot query the home's key");
+        /* The record holds one password, so any other slot is left over from an
+         * interrupted passwd: drop it before it fills the xattr space. */
+        r = drop_slots_except(dir_fd, old_index);
+        if (r < 0)
+                return r;
         r = add_slot(h, dir_fd, key, new_password, &new_index);
         if (r < 0)
                 return r;
@@ -324,10 +356,7 @@ static int fscrypt_passwd(struct home *h, const char *old_password, const char *
                 (void) fscrypt_slot_remove(dir_fd, new_index);
                 return r;
         }
-        r = fscrypt_slot_remove(dir_fd, old_index);
-        if (r < 0)
-                return log_error_errno(r, "cannot remove the old key slot %u", old_index);
-        return 0;
+        return drop_slots_except(dir_fd, new_index);
 }
 
 static int fscrypt_remove(struct home *h) {

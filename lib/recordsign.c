@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -288,7 +289,10 @@ int sign_key_load_or_create(const char *dir, struct sign_key **ret) {
                 r = mkdir_parents(dir, 0700);
                 if (r < 0)
                         return log_error_errno(r, "cannot create %s", dir);
-                gcry_randomize(k->seed, ED25519_KEY_SIZE, GCRY_VERY_STRONG_RANDOM);
+                /* The kernel's CSPRNG, as for the host key (libgcrypt's VERY_STRONG level
+                 * also starts its jitter collector, which it never frees). */
+                if (getrandom(k->seed, ED25519_KEY_SIZE, 0) != ED25519_KEY_SIZE)
+                        return log_error_errno(-errno, "cannot get random bytes");
                 r = write_private_key(private_path, k->seed);
                 /* Someone else created the pair first: use theirs. */
                 if (r == -EEXIST)

@@ -93,6 +93,7 @@ make_corpus() {
         case "$(basename "$target")" in
         fuzz-cred) synthetic_seeds "$d" ;;
         fuzz-ask) cp tests/vectors/ask/* "$d/" ;;
+        fuzz-userrecord) cp tests/vectors/home/* "$d/" ;;
         esac
 }
 
