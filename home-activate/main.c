@@ -34,6 +34,8 @@ enum {
         EXIT_NOT_ACTIVE = 8,
         EXIT_BAD_RECORD = 9,
         EXIT_EXISTS = 10,
+        EXIT_PASSWORD_CHANGE = 11,  /* account: a new password is required */
+        EXIT_PASSWORD_EXPIRED = 12, /* account: expired and cannot be changed */
 };
 
 #define UID_MIN_HOME 60001 /* homed's range for regular homes */
@@ -42,6 +44,7 @@ enum {
 static struct {
         const char *storage, *real_name, *shell, *home_dir, *image_path, *kdf;
         const char *locked, *not_before, *not_after, *change_now;
+        const char *change_min, *change_max, *change_warn, *change_inactive;
         uid_t uid;
         bool force, json;
 } arg = { .uid = (uid_t) -1 };
@@ -55,13 +58,16 @@ static void usage(FILE *f) {
                 "       home-activate passwd [--kdf=t=N,m=KIB,p=N] USER\n"
                 "       home-activate deactivate [--force] USER\n"
                 "       home-activate inspect [--json] USER\n"
+                "       home-activate account USER\n"
                 "       home-activate list [--json]\n"
                 "       home-activate lock-all\n"
                 "       home-activate update [RECORD OPTIONS] USER\n"
                 "       home-activate with USER -- COMMAND [ARG...]\n"
                 "       home-activate --help | --version\n"
                 "RECORD OPTIONS: --locked=yes|no --not-before=TIME --not-after=TIME\n"
-                "                --password-change-now=yes|no\n"
+                "                --password-change-now=yes|no --password-change-min=SPAN\n"
+                "                --password-change-max=SPAN --password-change-warn=SPAN\n"
+                "                --password-change-inactive=SPAN (SPAN \"infinity\" unsets)\n"
                 "Passwords are read from stdin, one per line (passwd: current, then new).\n");
 }
 
@@ -206,6 +212,18 @@ static int set_time_field(struct user_record *ur, const char *key, const char *o
         return set_field(ur, key, option, json_object_new_uint64(t));
 }
 
+static int set_span_field(struct user_record *ur, const char *key, const char *option, const char *value) {
+        uint64_t t;
+
+        if (!strcmp(value, "infinity")) {
+                json_object_object_del(ur->json, key);
+                return user_record_load_fields(ur) < 0 ? log_oom() : 0;
+        }
+        if (timespan_parse(value, &t) < 0)
+                return log_fail(-EINVAL, "--%s=: cannot parse \"%s\" as a time span", option, value);
+        return set_field(ur, key, option, json_object_new_uint64(t));
+}
+
 /* The record options shared by create and update. */
 static int apply_record_options(struct user_record *ur) {
         bool b;
@@ -230,6 +248,15 @@ static int apply_record_options(struct user_record *ur) {
         if (arg.not_before && (r = set_time_field(ur, "notBeforeUSec", "not-before", arg.not_before)) < 0)
                 return r;
         if (arg.not_after && (r = set_time_field(ur, "notAfterUSec", "not-after", arg.not_after)) < 0)
+                return r;
+        if (arg.change_min && (r = set_span_field(ur, "passwordChangeMinUSec", "password-change-min", arg.change_min)) < 0)
+                return r;
+        if (arg.change_max && (r = set_span_field(ur, "passwordChangeMaxUSec", "password-change-max", arg.change_max)) < 0)
+                return r;
+        if (arg.change_warn && (r = set_span_field(ur, "passwordChangeWarnUSec", "password-change-warn", arg.change_warn)) < 0)
+                return r;
+        if (arg.change_inactive &&
+            (r = set_span_field(ur, "passwordChangeInactiveUSec", "password-change-inactive", arg.change_inactive)) < 0)
                 return r;
         return 0;
 }
@@ -674,6 +701,40 @@ static int verb_inspect(const char *user) {
         return 0;
 }
 
+/* The account checks of PAM's account hook: prints the user-facing message (if
+ * any) on stdout and exits 0, 7, 11 or 12. */
+static int verb_account(const char *user) {
+        enum user_record_blocked b;
+        enum user_record_aging a;
+        struct home h;
+        int r;
+
+        r = home_load(&h, user);
+        if (r < 0) {
+                home_done(&h);
+                return r;
+        }
+        b = user_record_check_blocked(h.record, now_usec());
+        a = user_record_check_password_aging(h.record, now_usec());
+        home_done(&h);
+        if (b != USER_RECORD_OK) {
+                puts(user_record_blocked_message(b));
+                return EXIT_ACCOUNT_LOCKED;
+        }
+        if (a != PASSWORD_OK)
+                puts(user_record_aging_message(a));
+        switch (a) {
+        case PASSWORD_CHANGE_REQUIRED:
+        case PASSWORD_EXPIRED_CHANGE:
+                return EXIT_PASSWORD_CHANGE;
+        case PASSWORD_EXPIRED_LOCKED:
+        case PASSWORD_RECORD_INVALID:
+                return EXIT_PASSWORD_EXPIRED;
+        default:
+                return 0;
+        }
+}
+
 /* Activates (or authenticates against an active home), holds a session reference
  * while COMMAND runs in the home, then deactivates if no reference is left. */
 static int verb_with(const char *user, char **argv) {
@@ -739,7 +800,8 @@ static int verb_with(const char *user, char **argv) {
 
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_STORAGE, ARG_UID, ARG_REAL_NAME, ARG_SHELL, ARG_HOME_DIR, ARG_IMAGE_PATH,
-               ARG_KDF, ARG_LOCKED, ARG_NOT_BEFORE, ARG_NOT_AFTER, ARG_CHANGE_NOW, ARG_FORCE, ARG_JSON };
+               ARG_KDF, ARG_LOCKED, ARG_NOT_BEFORE, ARG_NOT_AFTER, ARG_CHANGE_NOW, ARG_FORCE, ARG_JSON,
+               ARG_CHANGE_MIN, ARG_CHANGE_MAX, ARG_CHANGE_WARN, ARG_CHANGE_INACTIVE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -754,6 +816,10 @@ int main(int argc, char *argv[]) {
                 { "not-before", required_argument, NULL, ARG_NOT_BEFORE },
                 { "not-after", required_argument, NULL, ARG_NOT_AFTER },
                 { "password-change-now", required_argument, NULL, ARG_CHANGE_NOW },
+                { "password-change-min", required_argument, NULL, ARG_CHANGE_MIN },
+                { "password-change-max", required_argument, NULL, ARG_CHANGE_MAX },
+                { "password-change-warn", required_argument, NULL, ARG_CHANGE_WARN },
+                { "password-change-inactive", required_argument, NULL, ARG_CHANGE_INACTIVE },
                 { "force", no_argument, NULL, ARG_FORCE },
                 { "json", no_argument, NULL, ARG_JSON },
                 {}
@@ -788,6 +854,10 @@ int main(int argc, char *argv[]) {
                 case ARG_NOT_BEFORE: arg.not_before = optarg; break;
                 case ARG_NOT_AFTER: arg.not_after = optarg; break;
                 case ARG_CHANGE_NOW: arg.change_now = optarg; break;
+                case ARG_CHANGE_MIN: arg.change_min = optarg; break;
+                case ARG_CHANGE_MAX: arg.change_max = optarg; break;
+                case ARG_CHANGE_WARN: arg.change_warn = optarg; break;
+                case ARG_CHANGE_INACTIVE: arg.change_inactive = optarg; break;
                 case ARG_FORCE: arg.force = true; break;
                 case ARG_JSON: arg.json = true; break;
                 default: usage(stderr); return EXIT_USAGE;
@@ -838,6 +908,8 @@ int main(int argc, char *argv[]) {
                 r = verb_inspect(user);
         else if (!strcmp(verb, "list"))
                 r = verb_list();
+        else if (!strcmp(verb, "account"))
+                return (r = verb_account(user)) < 0 ? exit_code(r) : r;
         else if (!strcmp(verb, "remove"))
                 r = verb_remove(user);
         else if (!strcmp(verb, "lock"))

@@ -319,3 +319,50 @@ rc=0; $HA inspect lkjson 2>/dev/null || rc=$?
 '
         [ "$status" -eq 0 ]
 }
+
+@test "home-activate: account checks give PAM's messages and exit codes 0, 7, 11, 12" {
+        in_home_ns '
+echo pw | $HA create --storage=directory lkacct
+[ -z "$($HA account lkacct)" ]
+$HA update --password-change-now=yes lkacct
+rc=0; out=$($HA account lkacct) || rc=$?
+[ $rc -eq 11 ] && [ "$out" = "Password change required." ]
+$HA update --password-change-now=no --password-change-max=2d --password-change-warn=3d lkacct
+rc=0; out=$($HA account lkacct) || rc=$?
+[ $rc -eq 0 ] && [ "$out" = "Password will expire soon, please change." ]
+$HA update --password-change-max=1us --password-change-warn=infinity lkacct
+rc=0; out=$($HA account lkacct) || rc=$?
+[ $rc -eq 11 ] && [ "$out" = "Password expired, change required." ]
+$HA update --password-change-inactive=1us lkacct
+rc=0; out=$($HA account lkacct) || rc=$?
+[ $rc -eq 12 ] && [ "$out" = "Password is expired, but can'"'"'t change, refusing login." ]
+$HA update --password-change-max=infinity --password-change-inactive=infinity --locked=yes lkacct
+rc=0; out=$($HA account lkacct) || rc=$?
+[ $rc -eq 7 ] && [ "$out" = "User record is blocked, prohibiting access." ]
+rc=0; $HA account nosuchuser 2>/dev/null || rc=$?
+[ $rc -eq 4 ]
+'
+        [ "$status" -eq 0 ]
+}
+
+@test "home-activate: the newer of the host and embedded records wins and is written back" {
+        in_home_ns '
+echo pw | $HA create --storage=fscrypt $KDF lkrec
+# Host newer: an update while inactive reaches the embedded copy at activation.
+$HA update --real-name="Host Newer" lkrec
+echo pw | $HA activate lkrec
+grep -q "\"realName\":\"Host Newer\"" /home/lkrec/.identity
+# Embedded newer: an update while active writes both; an older (validly signed)
+# host copy put back loses to the embedded one at the next activation.
+cp /var/lib/latchkey/home/lkrec.identity "$T/older"
+$HA update --real-name="Embedded Newer" lkrec
+$HA deactivate lkrec
+cp "$T/older" /var/lib/latchkey/home/lkrec.identity
+grep -q "\"realName\":\"Host Newer\"" /var/lib/latchkey/home/lkrec.identity
+echo pw | $HA activate lkrec
+grep -q "\"realName\":\"Embedded Newer\"" /var/lib/latchkey/home/lkrec.identity
+getent passwd lkrec | grep -q ":Embedded Newer:"
+$HA deactivate lkrec
+'
+        [ "$status" -eq 0 ]
+}
