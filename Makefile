@@ -114,8 +114,12 @@ unit-build: $(UNIT_BINS)
 demo: deps-check all
 	@BUILD=$(BUILD) tests/demo.sh
 
-bench: deps-check all
+bench: deps-check all $(BUILD)/bench/kdf-time
 	@BUILD=$(BUILD) tests/bench/run.sh
+
+$(BUILD)/bench/kdf-time: tests/bench/kdf-time.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS) $(PKG_LIBS)
 
 # --- fuzzing (clang libFuzzer + ASan/UBSan) --------------------------------
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) \
