@@ -97,7 +97,8 @@ int fscrypt_set_policy(int dir_fd, const struct fscrypt_identifier *id) {
         if (dir_fd < 0 || !id)
                 return -EINVAL;
         memcpy(policy.master_key_identifier, id->bytes, FSCRYPT_KEY_IDENTIFIER_SIZE);
-        /* The kernel wants the key added first (ENOKEY) and the directory empty (ENOTEMPTY). */
+        /* The kernel wants the directory empty (ENOTEMPTY) and, unless we have
+         * CAP_FOWNER, the key added first (ENOKEY). */
         if (ioctl(dir_fd, FS_IOC_SET_ENCRYPTION_POLICY, &policy) < 0)
                 return fscrypt_errno();
         return 0;

@@ -264,11 +264,11 @@ int home_mount_bind(struct home *h) {
 
         if (mkdir(ur->home_directory, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(-errno, "cannot create %s", ur->home_directory);
-        if (mount(ur->image_path, ur->home_directory, NULL, MS_BIND, NULL) < 0)
+        if (mount(ur->image_path, ur->home_directory, "none", MS_BIND, NULL) < 0)
                 return log_error_errno(-errno, "cannot mount %s on %s", ur->image_path, ur->home_directory);
         flags |= (ur->mount_nosuid ? MS_NOSUID : 0) | (ur->mount_nodev ? MS_NODEV : 0) |
                  (ur->mount_noexec ? MS_NOEXEC : 0);
-        if (mount(NULL, ur->home_directory, NULL, flags, NULL) < 0) {
+        if (mount("none", ur->home_directory, "none", flags, NULL) < 0) {
                 int r = log_error_errno(-errno, "cannot set mount flags on %s", ur->home_directory);
                 (void) umount2(ur->home_directory, MNT_DETACH);
                 return r;

@@ -94,6 +94,7 @@ make_corpus() {
         fuzz-cred) synthetic_seeds "$d" ;;
         fuzz-ask) cp tests/vectors/ask/* "$d/" ;;
         fuzz-userrecord) cp tests/vectors/home/* "$d/" ;;
+        fuzz-keyslot) cp tests/vectors/keyslot/* "$d/" ;;
         esac
 }
 
