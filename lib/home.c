@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host records, reconciliation with the embedded copy, session references and the
  * mount steps that the directory and fscrypt backends share. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "log.h"
 #include "password.h"
 #include "recordsign.h"
+#include "tree.h"
 
 static const char *const state_names[_HOME_STATE_MAX] = {
         [HOME_INACTIVE] = "inactive",
@@ -350,176 +350,32 @@ int home_ref_held(const char *user, int *ret_fd) {
         return 0;
 }
 
-/* Copies one regular file, mode preserved; contents are not secret. */
-static int copy_file_at(int from_dir, int to_dir, const char *name, mode_t mode) {
-        _cleanup_close_ int in = openat(from_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        _cleanup_close_ int out = -1;
-        char buf[16384];
-        ssize_t n;
-
-        if (in < 0)
-                return -errno;
-        out = openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-        if (out < 0)
-                return errno == EEXIST ? 0 : -errno;
-        while ((n = read(in, buf, sizeof buf)) > 0)
-                if (write_all(out, buf, (size_t) n) < 0)
-                        return -errno;
-        return n < 0 ? -errno : 0;
-}
-
-static int copy_tree_at(int from_dir, int to_dir, unsigned depth) {
-        _cleanup_close_ int dup_fd = fcntl(from_dir, F_DUPFD_CLOEXEC, 3);
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
-
-        if (depth > 32)
-                return -ELOOP;
-        if (dup_fd < 0 || !(d = fdopendir(dup_fd)))
-                return -errno;
-        dup_fd = -1;
-        while (r >= 0 && (errno = 0, de = readdir(d))) {
-                struct stat st;
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = -errno;
-                } else if (S_ISREG(st.st_mode)) {
-                        r = copy_file_at(dirfd(d), to_dir, de->d_name, st.st_mode);
-                } else if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int sub_from = -1, sub_to = -1;
-                        if (mkdirat(to_dir, de->d_name, st.st_mode & 07777) < 0 && errno != EEXIST)
-                                r = -errno;
-                        else if ((sub_from = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-                                 (sub_to = openat(to_dir, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-                                r = -errno;
-                        else
-                                r = copy_tree_at(sub_from, sub_to, depth + 1);
-                } else if (S_ISLNK(st.st_mode)) {
-                        char target[4096];
-                        ssize_t n = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
-                        if (n < 0)
-                                r = -errno;
-                        else {
-                                target[n] = '\0';
-                                if (symlinkat(target, to_dir, de->d_name) < 0 && errno != EEXIST)
-                                        r = -errno;
-                        }
-                }
-        }
-        if (r >= 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        return r;
-}
-
 int home_populate(int dir_fd) {
         _cleanup_close_ int skel = open("/etc/skel", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         int r;
 
         if (skel < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open /etc/skel");
-        r = copy_tree_at(skel, dir_fd, 0);
+        r = tree_copy(skel, dir_fd);
         if (r < 0)
                 return log_error_errno(r, "cannot copy /etc/skel");
         return 0;
 }
 
-static int chown_tree_at(int dir_fd, dev_t dev, uid_t uid, gid_t gid, unsigned depth) {
-        _cleanup_close_ int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
-
-        if (depth > 64)
-                return -ELOOP;
-        if (fchown(dir_fd, uid, gid) < 0)
-                return -errno;
-        if (dup_fd < 0 || !(d = fdopendir(dup_fd)))
-                return -errno;
-        dup_fd = -1;
-        while (r >= 0 && (errno = 0, de = readdir(d))) {
-                struct stat st;
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        r = -errno;
-                else if (st.st_dev != dev)
-                        continue;
-                else if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        r = sub < 0 ? -errno : chown_tree_at(sub, dev, uid, gid, depth + 1);
-                } else if ((st.st_uid != uid || st.st_gid != gid) &&
-                           fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-                        r = -errno;
-        }
-        if (r >= 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        return r;
-}
-
 int home_chown_tree(int dir_fd, uid_t uid, gid_t gid) {
-        struct stat st;
-        int r;
-
-        if (fstat(dir_fd, &st) < 0)
-                return -errno;
-        r = chown_tree_at(dir_fd, st.st_dev, uid, gid, 0);
+        int r = tree_chown(dir_fd, uid, gid);
         if (r < 0)
                 return log_error_errno(r, "cannot give the home to uid %u", (unsigned) uid);
         return 0;
 }
 
-static int remove_tree_at(int dir_fd, dev_t dev, unsigned depth) {
-        _cleanup_close_ int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
-
-        if (depth > 64)
-                return -ELOOP;
-        if (dup_fd < 0 || !(d = fdopendir(dup_fd)))
-                return -errno;
-        dup_fd = -1;
-        while (r >= 0 && (errno = 0, de = readdir(d))) {
-                struct stat st;
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        r = -errno;
-                        continue;
-                }
-                if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int sub = -1;
-                        if (st.st_dev != dev) {
-                                r = -EBUSY; /* a mount inside: never delete across it */
-                                continue;
-                        }
-                        sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        r = sub < 0 ? -errno : remove_tree_at(sub, dev, depth + 1);
-                        if (r >= 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
-                                r = -errno;
-                } else if (unlinkat(dirfd(d), de->d_name, 0) < 0)
-                        r = -errno;
-        }
-        if (r >= 0 && errno != 0)
-                r = -errno;
-        closedir(d);
-        return r;
-}
-
 int home_remove_tree(const char *path) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat st;
         int r;
 
         if (fd < 0)
                 return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot open %s", path);
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(-errno, "%s", path);
-        r = remove_tree_at(fd, st.st_dev, 0);
+        r = tree_remove_contents(fd);
         if (r >= 0 && rmdir(path) < 0)
                 r = -errno;
         if (r < 0)
