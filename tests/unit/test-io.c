@@ -25,38 +25,6 @@
 #include "secret.h"
 #include "tmpdir.h"
 
-struct fixture {
-        char dir[PATH_MAX];
-};
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        if (tmpdir_make(f->dir, sizeof(f->dir), "test-io") < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        tmpdir_remove(f->dir);
-        free(f);
-        return 0;
-}
-
-static char *path_in(const struct fixture *f, const char *name) {
-        char *p = NULL;
-
-        assert_true(asprintf(&p, "%s/%s", f->dir, name) > 0);
-        return p;
-}
-
 static void make_file(const char *path, const void *data, size_t size) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
@@ -115,8 +83,8 @@ static uint8_t *pattern(size_t size) {
 /* --- reads -------------------------------------------------------------- */
 
 static void test_read_file_cap(void **state) {
-        struct fixture *f = *state;
-        char *path = path_in(f, "data");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "data");
         static const size_t sizes[] = { 0, 1, 100, 4095, 4096, 4097, 10000, 70000 };
 
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -153,8 +121,8 @@ static void test_read_file_cap(void **state) {
 
 static void test_read_fd_cap_regular(void **state) {
         /* read_fd_capped on a regular file fd, bypassing read_file_capped's size check. */
-        struct fixture *f = *state;
-        char *path = path_in(f, "data");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "data");
         uint8_t *data = pattern(5000);
         struct secret *s = NULL;
         int fd;
@@ -182,8 +150,8 @@ static void test_read_fd_cap_regular(void **state) {
 }
 
 static void test_read_file_refuses_symlink(void **state) {
-        struct fixture *f = *state;
-        char *real = path_in(f, "real"), *link = path_in(f, "link");
+        struct tmpdir_fixture *f = *state;
+        char *real = tmpdir_path(f, "real"), *link = tmpdir_path(f, "link");
         struct secret *s = NULL;
 
         make_file(real, "abc", 3);
@@ -198,8 +166,8 @@ static void test_read_file_refuses_symlink(void **state) {
 }
 
 static void test_read_file_errors(void **state) {
-        struct fixture *f = *state;
-        char *missing = path_in(f, "missing");
+        struct tmpdir_fixture *f = *state;
+        char *missing = tmpdir_path(f, "missing");
         struct secret *s = NULL;
 
         assert_int_equal(read_file_capped(missing, 100, &s), -ENOENT);
@@ -320,7 +288,7 @@ static void test_read_stdin(void **state) {
 /* --- writes --------------------------------------------------------------- */
 
 static void test_write_atomic_mode_and_content(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         static const mode_t modes[] = { 0600, 0644, 0400, 0640, 0444, 0755 };
         mode_t old_umask = umask(077);
 
@@ -332,7 +300,7 @@ static void test_write_atomic_mode_and_content(void **state) {
                 int temp;
 
                 snprintf(name, sizeof(name), "out%zu", i);
-                path = path_in(f, name);
+                path = tmpdir_path(f, name);
                 assert_int_equal(write_file_atomic(path, data, 10000 + i, modes[i], 0), 0);
                 assert_int_equal(lstat(path, &st), 0);
                 assert_true(S_ISREG(st.st_mode));
@@ -350,8 +318,8 @@ static void test_write_atomic_mode_and_content(void **state) {
 }
 
 static void test_write_atomic_empty(void **state) {
-        struct fixture *f = *state;
-        char *path = path_in(f, "empty");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "empty");
         struct stat st;
 
         assert_int_equal(write_file_atomic(path, "", 0, 0600, 0), 0);
@@ -361,8 +329,8 @@ static void test_write_atomic_empty(void **state) {
 }
 
 static void test_write_atomic_replaces(void **state) {
-        struct fixture *f = *state;
-        char *path = path_in(f, "file");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "file");
         uint8_t back[64];
         struct stat st1, st2;
         int fd, temp;
@@ -389,8 +357,8 @@ static void test_write_atomic_replaces(void **state) {
 }
 
 static void test_write_atomic_replaces_symlink_not_target(void **state) {
-        struct fixture *f = *state;
-        char *target = path_in(f, "target"), *link = path_in(f, "link");
+        struct tmpdir_fixture *f = *state;
+        char *target = tmpdir_path(f, "target"), *link = tmpdir_path(f, "link");
         uint8_t back[64];
         struct stat st;
 
@@ -406,8 +374,8 @@ static void test_write_atomic_replaces_symlink_not_target(void **state) {
 }
 
 static void test_write_atomic_noreplace(void **state) {
-        struct fixture *f = *state;
-        char *path = path_in(f, "file");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "file");
         uint8_t back[64];
         struct stat st;
         int temp;
@@ -426,7 +394,7 @@ static void test_write_atomic_noreplace(void **state) {
         assert_int_equal(temp, 0);
         /* A dangling symlink in the way is not replaced either. */
         {
-                char *link = path_in(f, "dangling");
+                char *link = tmpdir_path(f, "dangling");
 
                 assert_int_equal(symlink("/nonexistent/target", link), 0);
                 assert_int_equal(write_file_atomic(link, "x", 1, 0600, WRITE_NOREPLACE), -EEXIST);
@@ -439,8 +407,8 @@ static void test_write_atomic_noreplace(void **state) {
 }
 
 static void test_write_atomic_missing_dir(void **state) {
-        struct fixture *f = *state;
-        char *path = path_in(f, "no/such/dir/file");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "no/such/dir/file");
         int temp;
 
         assert_int_equal(write_file_atomic(path, "x", 1, 0600, 0), -ENOENT);
@@ -451,8 +419,8 @@ static void test_write_atomic_missing_dir(void **state) {
 
 static void test_write_atomic_fails_late_no_temp(void **state) {
         /* The temp file is written, then the rename fails (a directory is in the way). */
-        struct fixture *f = *state;
-        char *path = path_in(f, "busy"), *inner = path_in(f, "busy/keep");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "busy"), *inner = tmpdir_path(f, "busy/keep");
         int temp;
 
         assert_int_equal(mkdir(path, 0755), 0);
@@ -468,8 +436,8 @@ static void test_write_atomic_fails_late_no_temp(void **state) {
 static void test_write_atomic_unwritable_dir(void **state) {
         /* The temp file cannot be created. As root, directory permissions do
          * not apply, so the write happens in a child that drops to nobody. */
-        struct fixture *f = *state;
-        char *sub = path_in(f, "ro"), *path = path_in(f, "ro/file");
+        struct tmpdir_fixture *f = *state;
+        char *sub = tmpdir_path(f, "ro"), *path = tmpdir_path(f, "ro/file");
         pid_t pid;
         int status, temp;
 
@@ -501,8 +469,8 @@ static void test_write_atomic_unwritable_dir(void **state) {
 }
 
 static void test_write_output_stdout(void **state) {
-        struct fixture *f = *state;
-        char *path = path_in(f, "stdout"), *file = path_in(f, "file");
+        struct tmpdir_fixture *f = *state;
+        char *path = tmpdir_path(f, "stdout"), *file = tmpdir_path(f, "file");
         uint8_t back[64];
         int fd, saved;
         struct stat st;
@@ -532,8 +500,8 @@ static void test_write_output_stdout(void **state) {
 /* --- mkdir_parents ------------------------------------------------------ */
 
 static void test_mkdir_parents(void **state) {
-        struct fixture *f = *state;
-        char *deep = path_in(f, "a/b/c/d"), *mid = path_in(f, "a/b"), *trail = path_in(f, "x/y/");
+        struct tmpdir_fixture *f = *state;
+        char *deep = tmpdir_path(f, "a/b/c/d"), *mid = tmpdir_path(f, "a/b"), *trail = tmpdir_path(f, "x/y/");
         mode_t old_umask = umask(022);
         struct stat st;
 
@@ -561,8 +529,8 @@ static void test_mkdir_parents(void **state) {
 }
 
 static void test_mkdir_parents_file_in_the_way(void **state) {
-        struct fixture *f = *state;
-        char *file = path_in(f, "file"), *below = path_in(f, "file/sub");
+        struct tmpdir_fixture *f = *state;
+        char *file = tmpdir_path(f, "file"), *below = tmpdir_path(f, "file/sub");
         struct stat st;
 
         make_file(file, "x", 1);
@@ -578,24 +546,24 @@ static void test_mkdir_parents_file_in_the_way(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_read_file_cap, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_fd_cap_regular, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_file_refuses_symlink, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_read_file_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_read_file_cap, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_read_fd_cap_regular, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_read_file_refuses_symlink, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_read_file_errors, tmpdir_setup, tmpdir_teardown),
                 cmocka_unit_test(test_read_pipe_grows),
                 cmocka_unit_test(test_read_pipe_cap),
                 cmocka_unit_test(test_read_stdin),
-                cmocka_unit_test_setup_teardown(test_write_atomic_mode_and_content, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_empty, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_replaces, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_replaces_symlink_not_target, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_noreplace, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_missing_dir, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_fails_late_no_temp, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_atomic_unwritable_dir, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_write_output_stdout, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_mkdir_parents, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_mkdir_parents_file_in_the_way, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_mode_and_content, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_empty, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_replaces, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_replaces_symlink_not_target, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_noreplace, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_missing_dir, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_fails_late_no_temp, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_atomic_unwritable_dir, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_write_output_stdout, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_mkdir_parents, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_mkdir_parents_file_in_the_way, tmpdir_setup, tmpdir_teardown),
         };
 
         /* The pipe writers exit on EPIPE rather than killing anyone. */

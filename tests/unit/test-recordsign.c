@@ -30,38 +30,6 @@
 #define VECTORS "tests/vectors/home/"
 #define NOW (UINT64_C(1700000000) * UINT64_C(1000000))
 
-struct fixture {
-        char dir[PATH_MAX / 2];
-};
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        if (tmpdir_make(f->dir, sizeof(f->dir), "test-recordsign") < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        tmpdir_remove(f->dir);
-        free(f);
-        return 0;
-}
-
-static char *path_in(const struct fixture *f, const char *name) {
-        char *p = NULL;
-
-        assert_true(asprintf(&p, "%s/%s", f->dir, name) > 0);
-        return p;
-}
-
 static char *read_text(const char *path, size_t *ret_size) {
         struct secret *s = NULL;
         char *t;
@@ -99,8 +67,8 @@ static struct user_record *load_vector(void) {
 }
 
 /* Installs the key of the homed vector as DIR/other.public. */
-static void install_vector_key(const struct fixture *f) {
-        char *key = read_text(VECTORS "lukey.public", NULL), *p = path_in(f, "other.public");
+static void install_vector_key(const struct tmpdir_fixture *f) {
+        char *key = read_text(VECTORS "lukey.public", NULL), *p = tmpdir_path(f, "other.public");
 
         write_text(p, key, 0644);
         free(key);
@@ -108,13 +76,13 @@ static void install_vector_key(const struct fixture *f) {
 }
 
 static void test_vector_trusted(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct user_record *ur = load_vector();
 
         /* Nothing trusted yet: foreign. A missing directory is the same. */
         assert_int_equal(user_record_verify(ur, f->dir), RECORD_SIGNED_FOREIGN);
         {
-                char *missing = path_in(f, "no-such-dir");
+                char *missing = tmpdir_path(f, "no-such-dir");
 
                 assert_int_equal(user_record_verify(ur, missing), RECORD_SIGNED_FOREIGN);
                 free(missing);
@@ -137,7 +105,7 @@ static void test_vector_trusted(void **state) {
 }
 
 static void test_vector_tampered(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         size_t size;
         char *text = read_text(VECTORS "lukey.identity", &size), *p;
         struct user_record *ur;
@@ -170,7 +138,7 @@ static void test_vector_tampered(void **state) {
 }
 
 static void test_unsigned(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct user_record *ur = load_vector();
 
         install_vector_key(f);
@@ -182,7 +150,7 @@ static void test_unsigned(void **state) {
 }
 
 static void test_vector_entry_without_key(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct user_record *ur = load_vector();
         json_object *entry = json_object_array_get_idx(json_object_object_get(ur->json, "signature"), 0);
 
@@ -208,7 +176,7 @@ static void test_malformed_entries(void **state) {
                 "[{\"data\":\"tGAnJUp8rU5w1aCxBOXbq/mYJ3TuozZgay7Xv40he0pry8jBdRWHl406XrV6lFRS0fbRCn3808yDdBizZUIiDQ==\","
                 "\"key\":\"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA\\n-----END PUBLIC KEY-----\\n\"}]",
         };
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
 
         install_vector_key(f);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -221,8 +189,8 @@ static void test_malformed_entries(void **state) {
 }
 
 static void test_create_key_files(void **state) {
-        struct fixture *f = *state;
-        char *dir = path_in(f, "a/b/home"), *priv, *pub, *text, *t2;
+        struct tmpdir_fixture *f = *state;
+        char *dir = tmpdir_path(f, "a/b/home"), *priv, *pub, *text, *t2;
         struct sign_key *k = NULL, *k2 = NULL;
         uint8_t *der = NULL;
         struct stat st;
@@ -288,7 +256,7 @@ static void test_create_key_files(void **state) {
 
         /* A symlinked or garbage private key is refused. */
         {
-                char *target = path_in(f, "elsewhere");
+                char *target = tmpdir_path(f, "elsewhere");
 
                 assert_int_equal(rename(priv, target), 0);
                 assert_int_equal(symlink(target, priv), 0);
@@ -310,9 +278,9 @@ static void test_create_key_files(void **state) {
 
 /* openssl agrees that local.public is the public half of local.private. */
 static void test_openssl_interop(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct sign_key *k = NULL;
-        char *cmd = NULL, *out = path_in(f, "openssl.pub"), *a, *b;
+        char *cmd = NULL, *out = tmpdir_path(f, "openssl.pub"), *a, *b;
 
         if (system("openssl version >/dev/null 2>&1") != 0)
                 skip();
@@ -332,7 +300,7 @@ static void test_openssl_interop(void **state) {
 }
 
 static void test_sign_roundtrip(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct sign_key *k = NULL;
         struct user_record *ur = NULL;
         json_object *sigs, *e, *v;
@@ -349,7 +317,7 @@ static void test_sign_roundtrip(void **state) {
         assert_int_equal(json_object_array_length(sigs), 1);
         e = json_object_array_get_idx(sigs, 0);
         assert_true(json_object_object_get_ex(e, "key", &v));
-        pub = path_in(f, "local.public");
+        pub = tmpdir_path(f, "local.public");
         pubtext = read_text(pub, NULL);
         assert_string_equal(json_object_get_string(v), pubtext);
         assert_true(json_object_object_get_ex(e, "data", &v));
@@ -385,7 +353,7 @@ static void test_sign_roundtrip(void **state) {
         /* Without local.public, our own signature is not trusted here; installed
          * under another name, it is trusted, not local. */
         {
-                char *moved = path_in(f, "local.public.saved"), *peer = path_in(f, "peer.public");
+                char *moved = tmpdir_path(f, "local.public.saved"), *peer = tmpdir_path(f, "peer.public");
 
                 assert_int_equal(rename(pub, moved), 0);
                 assert_int_equal(user_record_verify(ur, f->dir), RECORD_SIGNED_FOREIGN);
@@ -404,7 +372,7 @@ static void test_sign_roundtrip(void **state) {
 }
 
 static void test_mixed_entries(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct sign_key *k = NULL;
         struct user_record *ur = load_vector(), *mine = NULL;
         json_object *sigs, *local_entry, *vector_entry, *arr;
@@ -456,11 +424,11 @@ static void test_mixed_entries(void **state) {
 }
 
 static void test_trusted_keys_regular_only(void **state) {
-        struct fixture *f = *state;
+        struct tmpdir_fixture *f = *state;
         struct user_record *ur = load_vector();
-        char *real = path_in(f, "real.key"), *link = path_in(f, "link.public"), *fifo = path_in(f, "fifo.public"),
-             *dot = path_in(f, ".hidden.public"), *bak = path_in(f, "other.public.bak"),
-             *junk = path_in(f, "junk.public"), *key = read_text(VECTORS "lukey.public", NULL);
+        char *real = tmpdir_path(f, "real.key"), *link = tmpdir_path(f, "link.public"), *fifo = tmpdir_path(f, "fifo.public"),
+             *dot = tmpdir_path(f, ".hidden.public"), *bak = tmpdir_path(f, "other.public.bak"),
+             *junk = tmpdir_path(f, "junk.public"), *key = read_text(VECTORS "lukey.public", NULL);
 
         /* The vector key, but reachable only through a symlink, FIFO or wrong name. */
         write_text(real, key, 0644);
@@ -497,8 +465,8 @@ static void test_trusted_keys_regular_only(void **state) {
 
 /* Several processes creating the key pair at once all end up with the same key. */
 static void test_create_race(void **state) {
-        struct fixture *f = *state;
-        char *dir = path_in(f, "race"), *pub, *expected;
+        struct tmpdir_fixture *f = *state;
+        char *dir = tmpdir_path(f, "race"), *pub, *expected;
         struct user_record *ur = NULL;
         pid_t pids[6];
 
@@ -561,17 +529,17 @@ static void test_create_race(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_vector_trusted, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_vector_tampered, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unsigned, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_vector_entry_without_key, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_malformed_entries, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_create_key_files, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_openssl_interop, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sign_roundtrip, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_mixed_entries, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_trusted_keys_regular_only, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_create_race, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vector_trusted, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_vector_tampered, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_unsigned, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_vector_entry_without_key, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_malformed_entries, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_key_files, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_openssl_interop, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_sign_roundtrip, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_mixed_entries, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_trusted_keys_regular_only, tmpdir_setup, tmpdir_teardown),
+                cmocka_unit_test_setup_teardown(test_create_race, tmpdir_setup, tmpdir_teardown),
         };
 
         if (crypto_init() < 0)
