@@ -11,6 +11,7 @@ DOCDIR    ?= $(PREFIX)/share/doc/latchkey
 DESTDIR   ?=
 
 PKGS      := libgcrypt libkeyutils json-c libxcrypt
+PKGS      += tss2-esys tss2-mu tss2-rc tss2-tctildr
 TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty ask-agent-wall home-activate
 MAN1      := $(foreach t,$(filter-out home-activate,$(TOOLS)),$(t)/$(t).1)
 MAN8      := home-activate/home-activate.8
@@ -83,6 +84,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # Debian bookworm packages for building, testing, fuzzing and benchmarking.
 DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang \
             libclang-rt-14-dev libkeyutils-dev keyutils libjson-c-dev libcrypt-dev e2fsprogs attr tmux systemd util-linux mount hyperfine time valgrind python3
+DEB_PKGS += swtpm swtpm-tools tpm2-tools libtss2-dev
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \

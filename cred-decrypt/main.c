@@ -17,7 +17,8 @@
 static void usage(FILE *f) {
         fprintf(f,
                 "usage: cred-decrypt [-q] [--name=NAME] [--with-key=KEY] [--host-key=PATH] [--timestamp=TIME]\n"
-                "                    [--allow-expired] [--allow-null|--refuse-null] INPUT|- [OUTPUT|-]\n"
+                "                    [--allow-expired] [--allow-null|--refuse-null]\n"
+                "                    [--tpm2-device=PATH|auto|DRIVER:CONF] [--tpm2-signature=JSON] INPUT|- [OUTPUT|-]\n"
                 "       cred-decrypt [options] [--load=ID[:PATH]]... [--import=GLOB]... [--set=ID:VALUE]...\n"
                 "                    [--user=USER] -- COMMAND [ARGS]...\n"
                 "       cred-decrypt --help | --version\n");
@@ -147,7 +148,8 @@ static int run_decrypt(const char *input, const char *output, const char *name, 
 int main(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100, ARG_NAME, ARG_WITH_KEY, ARG_HOST_KEY, ARG_TIMESTAMP, ARG_ALLOW_EXPIRED,
-                ARG_ALLOW_NULL, ARG_REFUSE_NULL, ARG_LOAD, ARG_SET, ARG_IMPORT, ARG_USER,
+                ARG_ALLOW_NULL, ARG_REFUSE_NULL, ARG_LOAD, ARG_SET, ARG_IMPORT, ARG_USER, ARG_TPM2_DEVICE,
+                ARG_TPM2_SIGNATURE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -164,6 +166,8 @@ int main(int argc, char *argv[]) {
                 { "import", required_argument, NULL, ARG_IMPORT },
                 { "user", required_argument, NULL, ARG_USER },
                 { "quiet", no_argument, NULL, 'q' },
+                { "tpm2-device", required_argument, NULL, ARG_TPM2_DEVICE },
+                { "tpm2-signature", required_argument, NULL, ARG_TPM2_SIGNATURE },
                 {}
         };
         struct cred_decrypt_params params = { .now = now_usec() };
@@ -244,6 +248,16 @@ int main(int argc, char *argv[]) {
                 }
                 case ARG_USER:
                         user = optarg;
+                        break;
+                case ARG_TPM2_DEVICE:
+                        if (strcmp(optarg, "list") == 0) {
+                                log_error("--tpm2-device=list is not supported; give a path, auto, or DRIVER:CONF");
+                                return 2;
+                        }
+                        params.tpm2_device = optarg;
+                        break;
+                case ARG_TPM2_SIGNATURE:
+                        params.tpm2_signature = optarg;
                         break;
                 case 'q':
                         log_set_max_level(LOG_LEVEL_ERROR);

@@ -12,14 +12,50 @@
 #include "log.h"
 #include "secret.h"
 #include "timestamp.h"
+#include "tpm2.h"
 #include "version.h"
+
+/* systemd's has-tpm2: a verdict, the four parts, and the missing ones as exit status. */
+static int has_tpm2(bool quiet) {
+        unsigned s = tpm2_support();
+
+        if (!quiet) {
+                puts(s == TPM2_SUPPORT_FULL ? "yes" : (s & TPM2_SUPPORT_FULL) == 0 ? "no" : "partial");
+                printf("%sfirmware\n%sdriver\n%ssystem\n%ssubsystem\n", s & TPM2_SUPPORT_FIRMWARE ? "+" : "-",
+                       s & TPM2_SUPPORT_DRIVER ? "+" : "-", s & TPM2_SUPPORT_SYSTEM ? "+" : "-",
+                       s & TPM2_SUPPORT_SUBSYSTEM ? "+" : "-");
+        }
+        return (int) (~s & TPM2_SUPPORT_FULL);
+}
+
+static int parse_pcrs(const char *opt, const char *arg, bool literal_ok, struct tpm2_pcr_spec *spec) {
+        int r = tpm2_pcrs_parse(arg, spec);
+
+        if (r == -EXDEV)
+                log_error("%s=%s: all PCRs must use one bank", opt, arg);
+        else if (r == -EOPNOTSUPP)
+                log_error("%s=%s: only the sha256 and sha1 banks are supported", opt, arg);
+        else if (r < 0)
+                log_error("%s=%s: invalid PCR list (want INDEX|NAME[:BANK[=HEX]] joined by + or ,)", opt, arg);
+        else if (!literal_ok && (spec->bank || spec->values_mask)) {
+                log_error("%s=%s: takes PCR indexes or names only", opt, arg);
+                r = -EINVAL;
+        }
+        return r;
+}
 
 static void usage(FILE *f) {
         fprintf(f,
-                "usage: cred-encrypt [-Hpq] [--name=NAME] [--with-key=KEY] [--host-key=PATH]\n"
-                "                    [--timestamp=TIME] [--not-after=TIME] [--raw] INPUT|- OUTPUT|-\n"
+                "usage: cred-encrypt [-HTpq] [--name=NAME] [--with-key=KEY] [--host-key=PATH]\n"
+                "                    [--timestamp=TIME] [--not-after=TIME] [--raw]\n"
+                "                    [--tpm2-device=PATH|auto|DRIVER:CONF] [--tpm2-pcrs=PCRS]\n"
+                "                    [--tpm2-public-key=PEM] [--tpm2-public-key-pcrs=PCRS] INPUT|- OUTPUT|-\n"
+                "       cred-encrypt [-q] --has-tpm2\n"
                 "       cred-encrypt --help | --version\n"
-                "KEY: host, null, auto (default), auto-initrd; tpm2 types need TPM2 support.\n");
+                "KEY: auto (default), auto-initrd, host, null, tpm2, host+tpm2,\n"
+                "     tpm2-with-public-key, host+tpm2-with-public-key.\n"
+                "PCRS: INDEX|NAME[:BANK[=HEX]] joined by + or , (e.g. 7+11, secure-boot-policy,\n"
+                "      7:sha256=<64 hex digits>); empty for none.\n");
 }
 
 /* Escapes a credential name for a unit file: C escapes, and % for specifiers. */
@@ -75,7 +111,10 @@ static int format_pretty(const char *name, const uint8_t *blob, size_t size, cha
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_NAME, ARG_WITH_KEY, ARG_HOST_KEY, ARG_TIMESTAMP, ARG_NOT_AFTER, ARG_RAW };
+        enum {
+                ARG_VERSION = 0x100, ARG_NAME, ARG_WITH_KEY, ARG_HOST_KEY, ARG_TIMESTAMP, ARG_NOT_AFTER, ARG_RAW,
+                ARG_TPM2_DEVICE, ARG_TPM2_PCRS, ARG_TPM2_PUBLIC_KEY, ARG_TPM2_PUBLIC_KEY_PCRS, ARG_HAS_TPM2,
+        };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -87,6 +126,11 @@ int main(int argc, char *argv[]) {
                 { "pretty", no_argument, NULL, 'p' },
                 { "raw", no_argument, NULL, ARG_RAW },
                 { "quiet", no_argument, NULL, 'q' },
+                { "tpm2-device", required_argument, NULL, ARG_TPM2_DEVICE },
+                { "tpm2-pcrs", required_argument, NULL, ARG_TPM2_PCRS },
+                { "tpm2-public-key", required_argument, NULL, ARG_TPM2_PUBLIC_KEY },
+                { "tpm2-public-key-pcrs", required_argument, NULL, ARG_TPM2_PUBLIC_KEY_PCRS },
+                { "has-tpm2", no_argument, NULL, ARG_HAS_TPM2 },
                 {}
         };
         struct cred_encrypt_params params = {
@@ -96,7 +140,7 @@ int main(int argc, char *argv[]) {
         _cleanup_free_ uint8_t *blob = NULL;
         _cleanup_free_ char *text = NULL;
         const char *name = NULL, *timestamp = NULL, *not_after = NULL, *input, *output;
-        bool pretty = false, raw = false;
+        bool pretty = false, raw = false, quiet = false, has_tpm2_mode = false;
         uint64_t now = now_usec();
         size_t blob_size, text_len;
         mode_t mask;
@@ -123,7 +167,7 @@ int main(int argc, char *argv[]) {
                 case ARG_WITH_KEY:
                         params.key = cred_key_from_string(optarg);
                         if (params.key == CRED_KEY_INVALID) {
-                                log_error("unknown key type \"%s\" (try host, null, auto, auto-initrd)", optarg);
+                                log_error("unknown key type \"%s\" (try auto, host, null, tpm2, host+tpm2, tpm2-with-public-key)", optarg);
                                 return 2;
                         }
                         break;
@@ -144,11 +188,51 @@ int main(int argc, char *argv[]) {
                         break;
                 case 'q':
                         log_set_max_level(LOG_LEVEL_ERROR);
+                        quiet = true;
+                        break;
+                case ARG_TPM2_DEVICE:
+                        if (strcmp(optarg, "list") == 0) {
+                                log_error("--tpm2-device=list is not supported; give a path, auto, or DRIVER:CONF");
+                                return 2;
+                        }
+                        params.tpm2_device = optarg;
+                        break;
+                case ARG_TPM2_PCRS:
+                        /* Repeats are ORed; an empty value clears, as systemd. */
+                        if (!optarg[0])
+                                params.tpm2_pcrs = (struct tpm2_pcr_spec) {};
+                        else if (parse_pcrs("--tpm2-pcrs", optarg, true, &params.tpm2_pcrs) < 0)
+                                return 2;
+                        params.tpm2_pcrs_set = true;
+                        break;
+                case ARG_TPM2_PUBLIC_KEY:
+                        params.tpm2_public_key = optarg;
+                        break;
+                case ARG_TPM2_PUBLIC_KEY_PCRS: {
+                        struct tpm2_pcr_spec spec = { .mask = params.tpm2_public_key_pcrs };
+
+                        if (!optarg[0])
+                                spec.mask = 0;
+                        else if (parse_pcrs("--tpm2-public-key-pcrs", optarg, false, &spec) < 0)
+                                return 2;
+                        params.tpm2_public_key_pcrs = spec.mask;
+                        params.tpm2_public_key_pcrs_set = true;
+                        break;
+                }
+                case ARG_HAS_TPM2:
+                        has_tpm2_mode = true;
                         break;
                 default:
                         usage(stderr);
                         return 2;
                 }
+        }
+        if (has_tpm2_mode) {
+                if (argc - optind != 0) {
+                        usage(stderr);
+                        return 2;
+                }
+                return has_tpm2(quiet);
         }
         if (argc - optind != 2) {
                 usage(stderr);

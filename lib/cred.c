@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include "base64.h"
 #include "cred.h"
 #include "hostkey.h"
+#include "io.h"
 #include "log.h"
 #include "timestamp.h"
+#include "tpm2.h"
 
 enum {
         NEEDS_HOST = 1 << 0,
@@ -49,6 +52,8 @@ static const struct {
 };
 
 #define CRED_HEADER_SIZE 32
+#define TPM2_HEADER_SIZE 20 /* pcr_mask u64, pcr_bank u16, primary_alg u16, blob_size u32, policy_hash_size u32 */
+#define PK_HEADER_SIZE 12   /* pcr_mask u64, size u32 */
 
 enum cred_key cred_key_from_string(const char *s) {
         for (int k = 0; k < _CRED_KEY_MAX; k++)
@@ -87,6 +92,15 @@ static void put_le32(uint8_t *p, uint32_t v) {
                 p[i] = (uint8_t) (v >> (8 * i));
 }
 
+static void put_le16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t) v;
+        p[1] = (uint8_t) (v >> 8);
+}
+
+static uint16_t get_le16(const uint8_t *p) {
+        return (uint16_t) (p[0] | p[1] << 8);
+}
+
 static void put_le64(uint8_t *p, uint64_t v) {
         for (int i = 0; i < 8; i++)
                 p[i] = (uint8_t) (v >> (8 * i));
@@ -100,34 +114,32 @@ static uint64_t get_le64(const uint8_t *p) {
         return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
 }
 
-/* SHA-256 with its context in the secure heap: the digest is the AES key, and
- * gcry_md_hash_buffer() would leave it in an unwiped context on its stack. */
-static int sha256_secure(const uint8_t *data, size_t size, uint8_t out[32]) {
-        gcry_md_hd_t h;
-
-        if (gcry_md_open(&h, GCRY_MD_SHA256, GCRY_MD_FLAG_SECURE))
-                return log_fail(-EIO, "cannot set up SHA-256");
-        gcry_md_write(h, data, size);
-        memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
-        gcry_md_close(h);
-        return 0;
-}
-
-/* AES key = SHA-256 of the key material: the host key, or nothing for null. */
-static int derive_key(enum cred_key k, const char *host_key_path, bool may_create, uint8_t aes_key[32]) {
+/* AES key = SHA-256 of the key material: host key ‖ TPM2 secret, each only if
+ * the key type uses it; nothing at all for null. */
+static int derive_key(enum cred_key k, const char *host_key_path, bool may_create, const uint8_t *tpm2_secret,
+                      size_t tpm2_size, uint8_t aes_key[32]) {
         _cleanup_secret_ struct secret *host = NULL;
         const char *path;
+        gcry_md_hd_t h;
         int r;
 
-        if (!(key_types[k].flags & NEEDS_HOST))
-                return sha256_secure((const uint8_t *) "", 0, aes_key);
-        r = hostkey_path(host_key_path, &path);
-        if (r < 0)
-                return r;
-        r = hostkey_load(path, may_create, &host);
-        if (r < 0)
-                return r;
-        return sha256_secure(host->data, host->size, aes_key);
+        if (key_types[k].flags & NEEDS_HOST) {
+                r = hostkey_path(host_key_path, &path);
+                if (r < 0)
+                        return r;
+                r = hostkey_load(path, may_create, &host);
+                if (r < 0)
+                        return r;
+        }
+        if (gcry_md_open(&h, GCRY_MD_SHA256, GCRY_MD_FLAG_SECURE))
+                return log_fail(-EIO, "cannot set up SHA-256");
+        if (host)
+                gcry_md_write(h, host->data, host->size);
+        if (key_types[k].flags & NEEDS_TPM2)
+                gcry_md_write(h, tpm2_secret, tpm2_size);
+        memcpy(aes_key, gcry_md_read(h, GCRY_MD_SHA256), 32);
+        gcry_md_close(h);
+        return 0;
 }
 
 static int cipher_open(const uint8_t aes_key[32], const uint8_t *iv, size_t iv_size, gcry_cipher_hd_t *ret) {
@@ -152,34 +164,128 @@ static void cipher_closep(gcry_cipher_hd_t *h) {
                 gcry_cipher_close(*h);
 }
 
-static int resolve_key(enum cred_key want, const char *host_key_path, enum cred_key *ret) {
+/* TPM2 material of one encryption: the sealed object, the PEM of a signed-policy key. */
+struct tpm2_part {
+        struct tpm2_sealed sealed;
+        char *pem;
+        size_t pem_size;
+        uint32_t pk_mask;
+        uint8_t secret[TPM2_SECRET_MAX];
+        size_t secret_size;
+};
+
+static void tpm2_part_done(struct tpm2_part *t) {
+        tpm2_sealed_done(&t->sealed);
+        free(t->pem);
+        explicit_bzero(t->secret, sizeof(t->secret));
+}
+
+static const char *const pubkey_search[] = {
+        "/etc/systemd/tpm2-pcr-public-key.pem",
+        "/run/systemd/tpm2-pcr-public-key.pem",
+        "/usr/local/lib/systemd/tpm2-pcr-public-key.pem",
+        "/usr/lib/systemd/tpm2-pcr-public-key.pem",
+};
+
+/* Reads --tpm2-public-key= or the first default file; 0 with pem NULL if there is none and !required. */
+static int load_public_key(const struct cred_encrypt_params *p, bool required, struct tpm2_part *t) {
+        _cleanup_secret_ struct secret *text = NULL;
+        const char *path = p->tpm2_public_key;
+        int r;
+
+        for (size_t i = 0; !path && i < ELEMENTSOF(pubkey_search); i++)
+                if (access(pubkey_search[i], F_OK) >= 0)
+                        path = pubkey_search[i];
+        if (!path) {
+                if (required)
+                        return log_fail(-ENOENT, "no TPM2 PCR public key given (--tpm2-public-key=) and none installed");
+                return 0;
+        }
+        r = read_file_capped(path, TPM2_PUBKEY_MAX, &text);
+        if (r < 0)
+                return log_error_errno(r, "cannot read TPM2 PCR public key %s", path);
+        t->pem = malloc(text->size + 1);
+        if (!t->pem)
+                return log_oom();
+        memcpy(t->pem, text->data, text->size);
+        t->pem[text->size] = '\0';
+        t->pem_size = text->size;
+        t->pk_mask = p->tpm2_public_key_pcrs_set ? p->tpm2_public_key_pcrs : UINT32_C(1) << 11;
+        if (t->pk_mask == 0) {
+                free(TAKE_PTR(t->pem));
+                if (required)
+                        return log_fail(-EINVAL, "a signed PCR policy needs at least one PCR (--tpm2-public-key-pcrs=)");
+        }
+        return 0;
+}
+
+static int tpm2_part_seal(const struct cred_encrypt_params *p, struct tpm2_part *t) {
+        struct tpm2_pcr_spec pcrs = p->tpm2_pcrs;
+        struct tpm2_pubkey pk = { .pem = t->pem, .pem_size = t->pem_size, .pcr_mask = t->pk_mask };
+
+        if (!p->tpm2_pcrs_set)
+                pcrs = (struct tpm2_pcr_spec) { .mask = UINT32_C(1) << 7 };
+        return tpm2_seal(p->tpm2_device, &pcrs, t->pem ? &pk : NULL, &t->sealed, t->secret, &t->secret_size);
+}
+
+static bool tpm2_device_given(const char *device) {
+        return device && strcmp(device, "auto") != 0;
+}
+
+/* Picks the key type; for TPM2 types, seals a fresh secret into the TPM. */
+static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t, enum cred_key *ret) {
+        enum cred_key want = p->key;
         const char *path;
         int r;
 
-        if (want == CRED_KEY_AUTO_INITRD) {
-                /* No TPM2 support yet, so auto-initrd falls back to null, as systemd without a TPM. */
-                log_warning("no TPM2 available, using a null key: no confidentiality or authenticity");
-                *ret = CRED_KEY_NULL;
-                return 0;
-        }
-        if (want == CRED_KEY_AUTO) {
-                r = hostkey_path(host_key_path, &path);
-                if (r < 0)
-                        return r;
-                if (hostkey_on_temporary_fs(path))
+        if (want == CRED_KEY_AUTO || want == CRED_KEY_AUTO_INITRD) {
+                bool host = false, sealed = false;
+
+                if (want == CRED_KEY_AUTO) {
+                        r = hostkey_path(p->host_key_path, &path);
+                        if (r < 0)
+                                return r;
+                        host = !hostkey_on_temporary_fs(path);
+                }
+                /* An explicit --tpm2-device= counts as "a TPM2 is present". */
+                if (tpm2_present() || tpm2_device_given(p->tpm2_device)) {
+                        r = load_public_key(p, false, t);
+                        if (r < 0)
+                                return r;
+                        r = tpm2_part_seal(p, t);
+                        if (r >= 0)
+                                sealed = true;
+                        else
+                                log_warning("TPM2 sealing failed, continuing without TPM2");
+                }
+                if (sealed)
+                        *ret = host ? (t->pem ? CRED_KEY_HOST_TPM2_PK : CRED_KEY_HOST_TPM2)
+                                    : (t->pem ? CRED_KEY_TPM2_PK : CRED_KEY_TPM2);
+                else if (host)
+                        *ret = CRED_KEY_HOST;
+                else if (want == CRED_KEY_AUTO_INITRD) {
+                        log_warning("no TPM2 available, using a null key: no confidentiality or authenticity");
+                        *ret = CRED_KEY_NULL;
+                } else
                         return log_fail(-ENOTRECOVERABLE,
                                         "TPM2 not available and host key %s located on a temporary file system, cannot encrypt",
                                         path);
-                *ret = CRED_KEY_HOST;
                 return 0;
         }
         if (want < 0 || want >= _CRED_KEY_ON_DISK_MAX)
                 return log_fail(-EINVAL, "invalid key type");
-        if (key_types[want].flags & NEEDS_TPM2)
-                return log_fail(-EOPNOTSUPP, "key type %s needs TPM2 support, which this build does not have yet",
-                                key_types[want].name);
         if (key_types[want].flags & SCOPED)
                 return log_fail(-EOPNOTSUPP, "user-scoped credentials are not supported yet");
+        if (key_types[want].flags & NEEDS_TPM2) {
+                if (key_types[want].flags & NEEDS_PK) {
+                        r = load_public_key(p, true, t);
+                        if (r < 0)
+                                return r;
+                }
+                r = tpm2_part_seal(p, t);
+                if (r < 0)
+                        return r;
+        }
         if (want == CRED_KEY_NULL)
                 log_warning("using a null key: no confidentiality or authenticity");
         *ret = want;
@@ -189,9 +295,10 @@ static int resolve_key(enum cred_key want, const char *host_key_path, enum cred_
 int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, size_t size,
                  uint8_t **ret, size_t *ret_size) {
         _cleanup_(cipher_closep) gcry_cipher_hd_t h = NULL;
+        _cleanup_(tpm2_part_done) struct tpm2_part t = {};
         _cleanup_free_ uint8_t *out = NULL;
         size_t name_len = p->name ? strlen(p->name) : 0;
-        size_t aad = ALIGN8(CRED_HEADER_SIZE + 12), meta = ALIGN8(20 + name_len), total;
+        size_t aad = ALIGN8(CRED_HEADER_SIZE + 12), meta = ALIGN8(20 + name_len), total, o;
         enum cred_key k = CRED_KEY_INVALID;
         uint8_t aes_key[32];
         gcry_error_t e;
@@ -204,9 +311,13 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
                 return log_fail(-EINVAL, "invalid credential name \"%s\"", p->name);
         if (p->not_after != USEC_INFINITY && p->timestamp != USEC_INFINITY && p->not_after <= p->timestamp)
                 return log_fail(-EINVAL, "not-after time must be later than the timestamp");
-        r = resolve_key(p->key, p->host_key_path, &k);
+        r = resolve_key(p, &t, &k);
         if (r < 0)
                 return r;
+        if (key_types[k].flags & NEEDS_TPM2)
+                aad += ALIGN8(TPM2_HEADER_SIZE + t.sealed.blob_size + t.sealed.policy_hash_size);
+        if (key_types[k].flags & NEEDS_PK)
+                aad += ALIGN8(PK_HEADER_SIZE + t.pem_size);
 
         total = aad + meta + size + 16;
         out = calloc(1, total);
@@ -218,6 +329,23 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
         put_le32(out + 24, 12);  /* IV size */
         put_le32(out + 28, 16);  /* tag size */
         gcry_create_nonce(out + CRED_HEADER_SIZE, 12);
+        o = ALIGN8(CRED_HEADER_SIZE + 12);
+        if (key_types[k].flags & NEEDS_TPM2) {
+                /* pcr_mask, bank, primary alg, sizes, then the blob *before* the policy hash. */
+                put_le64(out + o, t.sealed.pcr_mask);
+                put_le16(out + o + 8, t.sealed.pcr_bank);
+                put_le16(out + o + 10, t.sealed.primary_alg);
+                put_le32(out + o + 12, (uint32_t) t.sealed.blob_size);
+                put_le32(out + o + 16, (uint32_t) t.sealed.policy_hash_size);
+                memcpy(out + o + TPM2_HEADER_SIZE, t.sealed.blob, t.sealed.blob_size);
+                memcpy(out + o + TPM2_HEADER_SIZE + t.sealed.blob_size, t.sealed.policy_hash, t.sealed.policy_hash_size);
+                o += ALIGN8(TPM2_HEADER_SIZE + t.sealed.blob_size + t.sealed.policy_hash_size);
+        }
+        if (key_types[k].flags & NEEDS_PK) {
+                put_le64(out + o, t.pk_mask);
+                put_le32(out + o + 8, (uint32_t) t.pem_size);
+                memcpy(out + o + PK_HEADER_SIZE, t.pem, t.pem_size);
+        }
 
         /* Metadata goes straight into the output and is encrypted in place. */
         put_le64(out + aad, p->timestamp);
@@ -226,7 +354,7 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
         if (name_len > 0)
                 memcpy(out + aad + 20, p->name, name_len);
 
-        r = derive_key(k, p->host_key_path, true, aes_key);
+        r = derive_key(k, p->host_key_path, true, t.secret, t.secret_size, aes_key);
         if (r < 0)
                 return r;
         r = cipher_open(aes_key, out + CRED_HEADER_SIZE, 12, &h);
@@ -275,10 +403,18 @@ static int check_null_policy(enum cred_null_policy policy) {
         return 0;
 }
 
+/* The TPM2 and public-key headers as found in a credential (pointers into it). */
+struct tpm2_headers {
+        struct tpm2_sealed sealed; /* blob points into the credential: not freed */
+        const char *pem;
+        size_t pem_size;
+        uint32_t pk_mask;
+};
+
 /* Checks the headers in systemd's order (key type, null policy, scope, sizes);
  * returns the offset where the ciphertext starts. */
 static int parse_header(const struct cred_decrypt_params *p, const uint8_t *blob, size_t size,
-                        enum cred_key *ret_key, size_t *ret_aad) {
+                        enum cred_key *ret_key, size_t *ret_aad, struct tpm2_headers *th) {
         enum cred_key k = CRED_KEY_INVALID;
         uint32_t iv_size;
         size_t aad;
@@ -300,9 +436,6 @@ static int parse_header(const struct cred_decrypt_params *p, const uint8_t *blob
         if (key_types[k].flags & SCOPED)
                 return log_fail(-EMEDIUMTYPE, "credential is user-scoped (%s); user-scoped credentials are not supported yet",
                                 key_types[k].name);
-        if (key_types[k].flags & NEEDS_TPM2)
-                return log_fail(-EOPNOTSUPP, "credential is bound to a TPM2 (%s); this build has no TPM2 support yet",
-                                key_types[k].name);
         if (size < CRED_HEADER_SIZE)
                 return log_fail(-EBADMSG, "credential truncated: %zu bytes, the header alone is %d", size,
                                 CRED_HEADER_SIZE);
@@ -316,7 +449,56 @@ static int parse_header(const struct cred_decrypt_params *p, const uint8_t *blob
         if (get_le32(blob + 28) != 16)
                 return log_fail(-EBADMSG, "credential has unsupported tag size %u", get_le32(blob + 28));
         aad = ALIGN8(CRED_HEADER_SIZE + (size_t) iv_size);
-        if (size < aad + 16)
+        if (key_types[k].flags & NEEDS_TPM2) {
+                uint64_t mask;
+                uint32_t blob_size, hash_size;
+                uint16_t bank;
+
+                if (size < aad + TPM2_HEADER_SIZE)
+                        return log_fail(-EBADMSG, "credential truncated: no room for its TPM2 header");
+                mask = get_le64(blob + aad);
+                bank = get_le16(blob + aad + 8);
+                blob_size = get_le32(blob + aad + 12);
+                hash_size = get_le32(blob + aad + 16);
+                if (mask > TPM2_PCR_MASK_ALL)
+                        return log_fail(-EBADMSG, "credential's TPM2 PCR mask 0x%" PRIx64 " is out of range", mask);
+                /* An empty mask: 252 wrote 0xffff, 254 wrote 0, later ones sha256. */
+                if (mask != 0 && !tpm2_bank_name(bank))
+                        return log_fail(-EOPNOTSUPP, "credential's TPM2 PCR bank 0x%04x is invalid or not supported", bank);
+                if (blob_size > TPM2_BLOB_MAX || hash_size > TPM2_POLICY_HASH_MAX)
+                        return log_fail(-EBADMSG, "credential's TPM2 header has oversized fields");
+                if (size - aad - TPM2_HEADER_SIZE < (size_t) blob_size + hash_size)
+                        return log_fail(-EBADMSG, "credential truncated inside its TPM2 header");
+                th->sealed = (struct tpm2_sealed) {
+                        .pcr_mask = (uint32_t) mask,
+                        .pcr_bank = bank,
+                        .primary_alg = get_le16(blob + aad + 10),
+                        .blob = (uint8_t *) blob + aad + TPM2_HEADER_SIZE,
+                        .blob_size = blob_size,
+                        .policy_hash_size = hash_size,
+                };
+                if (hash_size <= sizeof(th->sealed.policy_hash))
+                        memcpy(th->sealed.policy_hash, blob + aad + TPM2_HEADER_SIZE + blob_size, hash_size);
+                aad += ALIGN8(TPM2_HEADER_SIZE + (size_t) blob_size + hash_size);
+        }
+        if (key_types[k].flags & NEEDS_PK) {
+                uint64_t mask;
+                uint32_t pem_size;
+
+                if (size < aad + PK_HEADER_SIZE)
+                        return log_fail(-EBADMSG, "credential truncated: no room for its public key header");
+                mask = get_le64(blob + aad);
+                pem_size = get_le32(blob + aad + 8);
+                if (mask == 0 || mask > TPM2_PCR_MASK_ALL)
+                        return log_fail(-EBADMSG, "credential's signed PCR mask 0x%" PRIx64 " is invalid", mask);
+                if (pem_size > TPM2_PUBKEY_MAX || size - aad - PK_HEADER_SIZE < pem_size)
+                        return log_fail(-EBADMSG, "credential's public key header is truncated or oversized");
+                th->pem = (const char *) blob + aad + PK_HEADER_SIZE;
+                th->pem_size = pem_size;
+                th->pk_mask = (uint32_t) mask;
+                aad += ALIGN8(PK_HEADER_SIZE + (size_t) pem_size);
+        }
+        if (aad > size || size - aad < 16)
                 return log_fail(-EBADMSG, "credential truncated: %zu bytes, headers and tag need %zu", size, aad + 16);
         *ret_key = k;
         *ret_aad = aad;
@@ -365,14 +547,15 @@ int cred_decrypt(const struct cred_decrypt_params *p, const uint8_t *blob, size_
         _cleanup_(cipher_closep) gcry_cipher_hd_t h = NULL;
         _cleanup_secret_ struct secret *pt = NULL;
         enum cred_key k = CRED_KEY_INVALID;
-        size_t aad = 0, ct_len, meta_len = 0;
-        uint8_t aes_key[32];
+        size_t aad = 0, ct_len, meta_len = 0, tpm2_size = 0;
+        struct tpm2_headers th = {};
+        uint8_t aes_key[32], tpm2_secret[TPM2_SECRET_MAX];
         gcry_error_t e;
         int r;
 
         if (size > CRED_BLOB_MAX)
                 return log_fail(-E2BIG, "credential too large (%zu bytes, at most %u)", size, CRED_BLOB_MAX);
-        r = parse_header(p, blob, size, &k, &aad);
+        r = parse_header(p, blob, size, &k, &aad, &th);
         if (r < 0)
                 return r;
         ct_len = size - aad - 16;
@@ -380,7 +563,17 @@ int cred_decrypt(const struct cred_decrypt_params *p, const uint8_t *blob, size_
         if (r < 0)
                 return log_oom();
 
-        r = derive_key(k, p->host_key_path, false, aes_key);
+        if (key_types[k].flags & NEEDS_TPM2) {
+                struct tpm2_pubkey pk = {
+                        .pem = th.pem, .pem_size = th.pem_size, .pcr_mask = th.pk_mask, .signature_path = p->tpm2_signature,
+                };
+
+                r = tpm2_unseal(p->tpm2_device, &th.sealed, th.pem ? &pk : NULL, tpm2_secret, &tpm2_size);
+                if (r < 0)
+                        return r;
+        }
+        r = derive_key(k, p->host_key_path, false, tpm2_secret, tpm2_size, aes_key);
+        explicit_bzero(tpm2_secret, sizeof(tpm2_secret));
         if (r < 0)
                 return r;
         r = cipher_open(aes_key, blob + CRED_HEADER_SIZE, get_le32(blob + 24), &h);

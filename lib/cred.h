@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "secret.h"
+#include "tpm2.h"
 
 #define CRED_PLAINTEXT_MAX (1024U * 1024U)                  /* payload, as systemd */
 #define CRED_BLOB_MAX (CRED_PLAINTEXT_MAX + 128U * 1024U)   /* decoded credential */
@@ -50,6 +51,13 @@ struct cred_encrypt_params {
         const char *name;           /* NULL or "": none embedded */
         uint64_t timestamp;         /* µs; USEC_INFINITY = unset */
         uint64_t not_after;         /* µs; USEC_INFINITY = never */
+        /* TPM2 (ignored by host/null): */
+        const char *tpm2_device;    /* NULL/"auto": $SYSTEMD_TPM2_DEVICE, else device:/dev/tpmrm0 */
+        struct tpm2_pcr_spec tpm2_pcrs;
+        bool tpm2_pcrs_set;         /* false: PCR 7, as systemd 252 */
+        const char *tpm2_public_key; /* PEM path; NULL: systemd's tpm2-pcr-public-key.pem search */
+        uint32_t tpm2_public_key_pcrs;
+        bool tpm2_public_key_pcrs_set; /* false: PCR 11 */
 };
 
 struct cred_decrypt_params {
@@ -60,6 +68,8 @@ struct cred_decrypt_params {
         enum cred_null_policy null_policy;
         bool require_key;           /* the credential must use key type required_key */
         enum cred_key required_key;
+        const char *tpm2_device;
+        const char *tpm2_signature; /* JSON path; NULL: systemd's tpm2-pcr-signature.json search */
 };
 
 /* Encrypts plaintext (≤ CRED_PLAINTEXT_MAX) into a binary credential. */

@@ -49,7 +49,9 @@ expect_failure() { # VECTOR MESSAGE-PATTERN [OPTIONS...]
 @test "SYSTEMD_CREDENTIAL_VALIDATE_NAME=0 skips the name check" {
         SYSTEMD_CREDENTIAL_VALIDATE_NAME=0 decrypts_to host-named.cred pt-short.txt
 }
-@test "TPM2 credential: clear error until TPM2 support lands" { expect_failure tpm2-pcr7.cred "TPM2" --name=tpm2cred; }
+@test "TPM2 credential without its TPM: clear error" {
+        SYSTEMD_TPM2_DEVICE="device:$T/no-tpm" expect_failure tpm2-pcr7.cred "no TPM2 available" --name=tpm2cred
+}
 @test "user-scoped credential: clear error" { expect_failure v257-user-nobody.cred "user-scoped" --name=user-nobody; }
 @test "--refuse-null refuses a null-key credential" { expect_failure null-named.cred "null key" --name=nullkey --refuse-null; }
 @test "--with-key=host refuses a null-key credential" { expect_failure null-named.cred "key type null" --name=nullkey --with-key=host; }

@@ -1,0 +1,1245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gcrypt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "base64.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "tpm2.h"
+
+/* ---- PCR names and --tpm2-pcrs= ------------------------------------------ */
+
+static const char *const pcr_names[TPM2_PCRS_MAX] = {
+        [0] = "platform-code",       [1] = "platform-config",     [2] = "external-code",
+        [3] = "external-config",     [4] = "boot-loader-code",    [5] = "boot-loader-config",
+        [6] = "host-platform",       [7] = "secure-boot-policy",  [9] = "kernel-initrd",
+        [10] = "ima",                [11] = "kernel-boot",        [12] = "kernel-config",
+        [13] = "sysexts",            [14] = "shim-policy",        [15] = "system-identity",
+        [16] = "debug",              [23] = "application-support",
+};
+
+const char *tpm2_pcr_name(unsigned index) {
+        return index < TPM2_PCRS_MAX ? pcr_names[index] : NULL;
+}
+
+static const struct {
+        uint16_t id;
+        const char *name;
+        size_t size;
+        int gcry;
+} banks[] = {
+        { TPM2_BANK_SHA1, "sha1", 20, GCRY_MD_SHA1 },
+        { TPM2_BANK_SHA256, "sha256", 32, GCRY_MD_SHA256 },
+        { TPM2_BANK_SHA384, "sha384", 48, GCRY_MD_SHA384 },
+        { TPM2_BANK_SHA512, "sha512", 64, GCRY_MD_SHA512 },
+};
+
+const char *tpm2_bank_name(uint16_t bank) {
+        for (size_t i = 0; i < ELEMENTSOF(banks); i++)
+                if (banks[i].id == bank)
+                        return banks[i].name;
+        return NULL;
+}
+
+static size_t bank_size(uint16_t bank) {
+        for (size_t i = 0; i < ELEMENTSOF(banks); i++)
+                if (banks[i].id == bank)
+                        return banks[i].size;
+        return 0;
+}
+
+static int unhex(const char *s, size_t len, uint8_t *out, size_t out_size) {
+        if (len != out_size * 2)
+                return -EINVAL;
+        for (size_t i = 0; i < out_size; i++) {
+                char b[3] = { s[2 * i], s[2 * i + 1], 0 };
+                char *end;
+
+                if (!isxdigit((unsigned char) b[0]) || !isxdigit((unsigned char) b[1]))
+                        return -EINVAL;
+                out[i] = (uint8_t) strtoul(b, &end, 16);
+        }
+        return 0;
+}
+
+/* One entry: INDEX|NAME [":" BANK ["=" HEX]]. */
+static int pcr_entry_parse(const char *e, size_t len, struct tpm2_pcr_spec *spec) {
+        char word[64];
+        const char *colon = memchr(e, ':', len), *eq;
+        size_t wlen = colon ? (size_t) (colon - e) : len;
+        unsigned idx = TPM2_PCRS_MAX;
+        uint16_t bank = 0;
+
+        if (wlen == 0 || wlen >= sizeof(word))
+                return -EINVAL;
+        memcpy(word, e, wlen);
+        word[wlen] = '\0';
+        if (strspn(word, "0123456789") == wlen) {
+                if (wlen > 2)
+                        return -EINVAL;
+                idx = (unsigned) atoi(word);
+        } else
+                for (unsigned i = 0; i < TPM2_PCRS_MAX; i++)
+                        if (pcr_names[i] && strcmp(pcr_names[i], word) == 0)
+                                idx = i;
+        if (idx >= TPM2_PCRS_MAX)
+                return -EINVAL;
+        if (colon) {
+                const char *b = colon + 1, *end = e + len;
+
+                eq = memchr(b, '=', (size_t) (end - b));
+                wlen = (size_t) ((eq ? eq : end) - b);
+                if (wlen == 0 || wlen >= sizeof(word))
+                        return -EINVAL;
+                memcpy(word, b, wlen);
+                word[wlen] = '\0';
+                for (size_t i = 0; i < ELEMENTSOF(banks); i++)
+                        if (strcasecmp(banks[i].name, word) == 0)
+                                bank = banks[i].id;
+                /* systemd seals against sha256 or sha1 only. */
+                if (bank != TPM2_BANK_SHA256 && bank != TPM2_BANK_SHA1)
+                        return -EOPNOTSUPP;
+                if (spec->bank && spec->bank != bank)
+                        return -EXDEV;
+                spec->bank = bank;
+                if (eq) {
+                        const char *hex = eq + 1;
+                        size_t hlen = (size_t) (end - hex);
+
+                        if (hlen > 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
+                                hex += 2;
+                                hlen -= 2;
+                        }
+                        if (unhex(hex, hlen, spec->values[idx], bank_size(bank)) < 0)
+                                return -EINVAL;
+                        spec->values_mask |= UINT32_C(1) << idx;
+                }
+        }
+        spec->mask |= UINT32_C(1) << idx;
+        return 0;
+}
+
+int tpm2_pcrs_parse(const char *s, struct tpm2_pcr_spec *spec) {
+        struct tpm2_pcr_spec n = *spec;
+        const char *p = s;
+        int r;
+
+        while (*p) {
+                size_t len = strcspn(p, "+,");
+
+                r = pcr_entry_parse(p, len, &n);
+                if (r < 0)
+                        return r;
+                p += len;
+                if (*p) {
+                        p++;
+                        if (!*p)
+                                return -EINVAL;
+                }
+        }
+        /* Values in one bank only: sha1 values with a sha256 policy make no sense. */
+        *spec = n;
+        return 0;
+}
+
+/* ---- has-tpm2 ------------------------------------------------------------- */
+
+static bool dir_populated(const char *path) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        bool found = false;
+
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d)))
+                found = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+        closedir(d);
+        return found;
+}
+
+static bool in_container(void) {
+        _cleanup_close_ int fd = -1;
+        char buf[8192];
+        ssize_t n;
+
+        if (access("/run/systemd/container", F_OK) >= 0 || access("/run/.containerenv", F_OK) >= 0 ||
+            access("/.dockerenv", F_OK) >= 0)
+                return true;
+        fd = open("/proc/1/environ", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        for (ssize_t i = 0; i < n; i += (ssize_t) strlen(buf + i) + 1)
+                if (strncmp(buf + i, "container=", 10) == 0)
+                        return true;
+        return false;
+}
+
+static bool firmware_has_tpm2(void) {
+        if (access("/sys/firmware/efi", F_OK) < 0)
+                return false;
+        return access("/sys/firmware/acpi/tables/TPM2", F_OK) >= 0 ||
+               access("/sys/kernel/security/tpm0/binary_bios_measurements", F_OK) >= 0;
+}
+
+unsigned tpm2_support(void) {
+        unsigned s = TPM2_SUPPORT_SYSTEM; /* built with tpm2-tss */
+
+        if (!in_container() && dir_populated("/sys/class/tpmrm"))
+                s |= TPM2_SUPPORT_DRIVER;
+        if (firmware_has_tpm2())
+                s |= TPM2_SUPPORT_FIRMWARE;
+        if (access("/sys/class/tpm", F_OK) >= 0)
+                s |= TPM2_SUPPORT_SUBSYSTEM;
+        return s;
+}
+
+bool tpm2_present(void) {
+        unsigned need = TPM2_SUPPORT_DRIVER | TPM2_SUPPORT_SYSTEM | TPM2_SUPPORT_SUBSYSTEM;
+
+        return (tpm2_support() & need) == need;
+}
+
+/* ---- hashing helpers ------------------------------------------------------ */
+
+static int sha256_parts(uint8_t out[32], const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn,
+                        const void *d, size_t dn) {
+        gcry_md_hd_t h;
+
+        if (gcry_md_open(&h, GCRY_MD_SHA256, 0))
+                return log_fail(-EIO, "cannot set up SHA-256");
+        gcry_md_write(h, a, an);
+        if (b)
+                gcry_md_write(h, b, bn);
+        if (c)
+                gcry_md_write(h, c, cn);
+        if (d)
+                gcry_md_write(h, d, dn);
+        memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
+        gcry_md_close(h);
+        return 0;
+}
+
+static void put_be16(uint8_t *p, uint16_t v) {
+        p[0] = (uint8_t) (v >> 8);
+        p[1] = (uint8_t) v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+        p[0] = (uint8_t) (v >> 24);
+        p[1] = (uint8_t) (v >> 16);
+        p[2] = (uint8_t) (v >> 8);
+        p[3] = (uint8_t) v;
+}
+
+/* TPML_PCR_SELECTION with one bank, sizeofSelect 3, as systemd marshals it. */
+static void pcr_selection(TPML_PCR_SELECTION *sel, uint16_t bank, uint32_t mask) {
+        memset(sel, 0, sizeof(*sel));
+        sel->count = 1;
+        sel->pcrSelections[0].hash = bank;
+        sel->pcrSelections[0].sizeofSelect = 3;
+        for (unsigned i = 0; i < 3; i++)
+                sel->pcrSelections[0].pcrSelect[i] = (uint8_t) (mask >> (8 * i));
+}
+
+/* d = H(d ‖ TPM_CC_PolicyPCR ‖ TPML_PCR_SELECTION ‖ H(values in index order)). */
+int tpm2_policy_pcr(uint8_t digest[32], uint16_t bank, uint32_t mask, const uint8_t *values, size_t value_size) {
+        uint8_t cc[4], sel[10], pcr_digest[32];
+        int r;
+
+        put_be32(cc, TPM2_CC_PolicyPCR);
+        put_be32(sel, 1);
+        put_be16(sel + 4, bank);
+        sel[6] = 3;
+        sel[7] = (uint8_t) mask;
+        sel[8] = (uint8_t) (mask >> 8);
+        sel[9] = (uint8_t) (mask >> 16);
+        r = sha256_parts(pcr_digest, values, value_size, NULL, 0, NULL, 0, NULL, 0);
+        if (r < 0)
+                return r;
+        return sha256_parts(digest, digest, 32, cc, 4, sel, sizeof(sel), pcr_digest, 32);
+}
+
+/* PolicyAuthorize resets the digest: d = H(H(0^32 ‖ CC ‖ keyName) ‖ policyRef=""). */
+int tpm2_policy_authorize(uint8_t digest[32], const uint8_t *name, size_t name_size) {
+        static const uint8_t zero[32];
+        uint8_t cc[4];
+        int r;
+
+        put_be32(cc, TPM2_CC_PolicyAuthorize);
+        r = sha256_parts(digest, zero, 32, cc, 4, name, name_size, NULL, 0);
+        if (r < 0)
+                return r;
+        return sha256_parts(digest, digest, 32, NULL, 0, NULL, 0, NULL, 0);
+}
+
+/* ---- RSA public key from PEM ---------------------------------------------- */
+
+/* Reads one DER TLV with the given tag; definite lengths only. */
+static int der_take(const uint8_t **p, const uint8_t *end, uint8_t tag, const uint8_t **ret, size_t *ret_len) {
+        const uint8_t *q = *p;
+        size_t len;
+
+        if (end - q < 2 || q[0] != tag)
+                return -EBADMSG;
+        len = q[1];
+        q += 2;
+        if (len & 0x80) {
+                size_t n = len & 0x7f;
+
+                if (n == 0 || n > 3 || (size_t) (end - q) < n)
+                        return -EBADMSG;
+                len = 0;
+                while (n--)
+                        len = len << 8 | *q++;
+        }
+        if ((size_t) (end - q) < len)
+                return -EBADMSG;
+        *ret = q;
+        *ret_len = len;
+        *p = q + len;
+        return 0;
+}
+
+static int rsa_pkcs1_parse(const uint8_t *der, size_t size, struct tpm2_rsa_pub *k) {
+        const uint8_t *p = der, *end = der + size, *seq, *n, *e;
+        size_t seq_len, n_len, e_len;
+        int r;
+
+        r = der_take(&p, end, 0x30, &seq, &seq_len);
+        if (r < 0 || p != end)
+                return -EBADMSG;
+        p = seq;
+        end = seq + seq_len;
+        if (der_take(&p, end, 0x02, &n, &n_len) < 0 || der_take(&p, end, 0x02, &e, &e_len) < 0 || p != end)
+                return -EBADMSG;
+        while (n_len > 0 && n[0] == 0) {
+                n++;
+                n_len--;
+        }
+        while (e_len > 0 && e[0] == 0) {
+                e++;
+                e_len--;
+        }
+        if (n_len < 128 || n_len > sizeof(k->n) || e_len == 0 || e_len > 4)
+                return -EBADMSG;
+        memcpy(k->n, n, n_len);
+        k->n_size = n_len;
+        /* systemd 252 copies the big-endian exponent bytes into the little-endian
+         * u32 field; identical for the usual 65537 and 3, and what its names use. */
+        k->e = 0;
+        for (size_t i = 0; i < e_len; i++)
+                k->e |= (uint32_t) e[i] << (8 * i);
+        return sha256_parts(k->fingerprint, der, size, NULL, 0, NULL, 0, NULL, 0);
+}
+
+static void rsa_tpm_public(const struct tpm2_rsa_pub *k, TPM2B_PUBLIC *pub) {
+        unsigned bits = (unsigned) k->n_size * 8;
+
+        for (uint8_t top = k->n[0]; !(top & 0x80); top <<= 1)
+                bits--;
+        memset(pub, 0, sizeof(*pub));
+        pub->publicArea.type = TPM2_ALG_RSA;
+        pub->publicArea.nameAlg = TPM2_ALG_SHA256;
+        pub->publicArea.objectAttributes = TPMA_OBJECT_DECRYPT | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_USERWITHAUTH;
+        pub->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
+        pub->publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+        pub->publicArea.parameters.rsaDetail.keyBits = (TPMI_RSA_KEY_BITS) bits;
+        pub->publicArea.parameters.rsaDetail.exponent = k->e;
+        pub->publicArea.unique.rsa.size = (uint16_t) k->n_size;
+        memcpy(pub->publicArea.unique.rsa.buffer, k->n, k->n_size);
+}
+
+int tpm2_rsa_pub_from_pem(const char *pem, size_t size, struct tpm2_rsa_pub *ret) {
+        static const uint8_t rsa_oid[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+        static const struct {
+                const char *begin, *end;
+                bool spki;
+        } kinds[] = {
+                { "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----", true },
+                { "-----BEGIN RSA PUBLIC KEY-----", "-----END RSA PUBLIC KEY-----", false },
+        };
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ uint8_t *der = NULL;
+        struct tpm2_rsa_pub k = {};
+        TPM2B_PUBLIC pub;
+        uint8_t buf[sizeof(TPMT_PUBLIC)];
+        size_t der_size = 0, off = 0;
+        int r;
+
+        text = strndup(pem, size);
+        if (!text)
+                return log_oom();
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                const char *b = strstr(text, kinds[i].begin), *e;
+                const uint8_t *p, *end, *seq, *alg, *oid, *bits;
+                size_t seq_len, alg_len, oid_len, bits_len;
+
+                if (!b)
+                        continue;
+                b += strlen(kinds[i].begin);
+                e = strstr(b, kinds[i].end);
+                if (!e)
+                        return log_fail(-EBADMSG, "public key PEM has no end line");
+                r = base64_decode(b, (size_t) (e - b), &der, &der_size);
+                if (r < 0)
+                        return log_fail(-EBADMSG, "public key PEM is not valid Base64");
+                if (!kinds[i].spki) {
+                        r = rsa_pkcs1_parse(der, der_size, &k);
+                        break;
+                }
+                p = der;
+                end = der + der_size;
+                r = der_take(&p, end, 0x30, &seq, &seq_len);
+                if (r >= 0) {
+                        p = seq;
+                        end = seq + seq_len;
+                        r = der_take(&p, end, 0x30, &alg, &alg_len);
+                }
+                if (r >= 0)
+                        r = der_take(&p, end, 0x03, &bits, &bits_len);
+                if (r >= 0) {
+                        const uint8_t *q = alg;
+
+                        r = der_take(&q, alg + alg_len, 0x06, &oid, &oid_len);
+                        if (r >= 0 && (oid_len != sizeof(rsa_oid) || memcmp(oid, rsa_oid, oid_len) != 0))
+                                return log_fail(-EOPNOTSUPP, "public key is not an RSA key (only RSA is supported for signed PCR policies)");
+                }
+                if (r >= 0 && (bits_len < 1 || bits[0] != 0))
+                        r = -EBADMSG;
+                if (r >= 0)
+                        r = rsa_pkcs1_parse(bits + 1, bits_len - 1, &k);
+                break;
+        }
+        if (der_size == 0 && !der)
+                return log_fail(-EBADMSG, "public key is not a PEM RSA public key");
+        if (r < 0)
+                return log_fail(-EBADMSG, "cannot parse the RSA public key");
+
+        rsa_tpm_public(&k, &pub);
+        if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "cannot marshal the public key");
+        put_be16(k.name, TPM2_ALG_SHA256);
+        r = sha256_parts(k.name + 2, buf, off, NULL, 0, NULL, 0, NULL, 0);
+        if (r < 0)
+                return r;
+        *ret = k;
+        return 0;
+}
+
+/* ---- TPM context and handle tracking -------------------------------------- */
+
+struct tpm2 {
+        TSS2_TCTI_CONTEXT *tcti;
+        ESYS_CONTEXT *esys;
+        ESYS_TR flush[6];  /* transient objects and sessions this process created */
+        size_t n_flush;
+        ESYS_TR persistent; /* ESYS_TR of the SRK; closed, never flushed */
+        bool set_log_env;
+};
+
+static const char *rc_str(TSS2_RC rc) {
+        return Tss2_RC_Decode(rc);
+}
+
+/* Format-1 codes carry a handle/session/parameter number: mask it off. */
+static TSS2_RC rc_base(TSS2_RC rc) {
+        if (rc & TPM2_RC_FMT1)
+                return rc & (0xFFFF0000U | TPM2_RC_FMT1 | 0x3FU);
+        return rc & (0xFFFF0000U | 0xFFFU);
+}
+
+static void tpm2_track(struct tpm2 *t, ESYS_TR h) {
+        if (t->n_flush < ELEMENTSOF(t->flush))
+                t->flush[t->n_flush++] = h;
+}
+
+static void tpm2_flush(struct tpm2 *t, ESYS_TR *h) {
+        if (*h == ESYS_TR_NONE)
+                return;
+        for (size_t i = 0; i < t->n_flush; i++)
+                if (t->flush[i] == *h) {
+                        TSS2_RC rc = Esys_FlushContext(t->esys, *h);
+
+                        if (rc != TSS2_RC_SUCCESS)
+                                log_debug("flushing TPM handle failed: %s", rc_str(rc));
+                        t->flush[i] = t->flush[--t->n_flush];
+                        break;
+                }
+        *h = ESYS_TR_NONE;
+}
+
+static void tpm2_done(struct tpm2 *t) {
+        if (t->esys) {
+                while (t->n_flush > 0) {
+                        TSS2_RC rc = Esys_FlushContext(t->esys, t->flush[--t->n_flush]);
+
+                        if (rc != TSS2_RC_SUCCESS)
+                                log_debug("flushing TPM handle failed: %s", rc_str(rc));
+                }
+                if (t->persistent != ESYS_TR_NONE)
+                        (void) Esys_TR_Close(t->esys, &t->persistent);
+                Esys_Finalize(&t->esys);
+        }
+        if (t->tcti)
+                Tss2_TctiLdr_Finalize(&t->tcti);
+        if (t->set_log_env)
+                unsetenv("TSS2_LOG");
+}
+
+static int tpm2_open(const char *device, struct tpm2 *t) {
+        _cleanup_free_ char *conf = NULL;
+        TSS2_RC rc;
+
+        *t = (struct tpm2) { .persistent = ESYS_TR_NONE };
+        /* tpm2-tss logs its own errors to stderr; ours are the ones that count. */
+        if (!getenv("TSS2_LOG")) {
+                if (setenv("TSS2_LOG", "all+NONE", 0) < 0)
+                        return log_oom();
+                t->set_log_env = true;
+        }
+        if (!device || strcmp(device, "auto") == 0) {
+                device = getenv("SYSTEMD_TPM2_DEVICE");
+                if (!device)
+                        device = "device:/dev/tpmrm0";
+                else if (!device[0])
+                        device = NULL; /* tpm2-tss picks */
+        }
+        if (device) {
+                if (strchr(device, ':')) {
+                        if (device[0] == ':')
+                                return log_fail(-EINVAL, "TPM2 driver name is empty in \"%s\"", device);
+                        conf = strdup(device);
+                } else if (device[0] == '/') {
+                        if (asprintf(&conf, "device:%s", device) < 0)
+                                conf = NULL;
+                } else
+                        return log_fail(-EINVAL, "invalid TPM2 device \"%s\": want a path, auto, or DRIVER:CONF", device);
+                if (!conf)
+                        return log_oom();
+        }
+        rc = Tss2_TctiLdr_Initialize(conf, &t->tcti);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-ENODEV, "no TPM2 available at %s: %s", conf ? conf : "the default device", rc_str(rc));
+        rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+                tpm2_done(t);
+                return log_fail(-ENODEV, "cannot talk to the TPM2 at %s: %s", conf ? conf : "the default device", rc_str(rc));
+        }
+        rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
+        if (rc != TSS2_RC_SUCCESS && rc_base(rc) != TPM2_RC_INITIALIZE) {
+                tpm2_done(t);
+                return log_fail(-ENODEV, "TPM2 at %s does not start up: %s", conf ? conf : "the default device", rc_str(rc));
+        }
+        return 0;
+}
+
+/* ---- primary key ----------------------------------------------------------- */
+
+#define PRIMARY_ATTRS                                                                                     \
+        (TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \
+         TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH)
+
+/* systemd's "legacy" template: no noDA, AES-128-CFB, ECC P-256 or RSA 2048. */
+static void primary_template(uint16_t alg, TPM2B_PUBLIC *t) {
+        memset(t, 0, sizeof(*t));
+        t->publicArea.type = alg;
+        t->publicArea.nameAlg = TPM2_ALG_SHA256;
+        t->publicArea.objectAttributes = PRIMARY_ATTRS;
+        if (alg == TPM2_ALG_ECC) {
+                t->publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
+                t->publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
+                t->publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+                t->publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+                t->publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+                t->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+        } else {
+                t->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
+                t->publicArea.parameters.rsaDetail.symmetric.keyBits.aes = 128;
+                t->publicArea.parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;
+                t->publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+                t->publicArea.parameters.rsaDetail.keyBits = 2048;
+        }
+}
+
+/* The SRK is the same key as the transient primary only if it was made from
+ * the very same template (the template goes into the key derivation). */
+static bool public_matches_template(const TPMT_PUBLIC *p, uint16_t alg) {
+        TPM2B_PUBLIC t;
+
+        primary_template(alg, &t);
+        if (p->type != alg || p->nameAlg != TPM2_ALG_SHA256 || p->objectAttributes != PRIMARY_ATTRS ||
+            p->authPolicy.size != 0)
+                return false;
+        if (alg == TPM2_ALG_ECC) {
+                const TPMS_ECC_PARMS *a = &p->parameters.eccDetail, *b = &t.publicArea.parameters.eccDetail;
+
+                return a->symmetric.algorithm == b->symmetric.algorithm && a->symmetric.keyBits.aes == b->symmetric.keyBits.aes &&
+                       a->symmetric.mode.aes == b->symmetric.mode.aes && a->scheme.scheme == b->scheme.scheme &&
+                       a->curveID == b->curveID && a->kdf.scheme == b->kdf.scheme;
+        }
+        const TPMS_RSA_PARMS *a = &p->parameters.rsaDetail, *b = &t.publicArea.parameters.rsaDetail;
+
+        return a->symmetric.algorithm == b->symmetric.algorithm && a->symmetric.keyBits.aes == b->symmetric.keyBits.aes &&
+               a->symmetric.mode.aes == b->symmetric.mode.aes && a->scheme.scheme == b->scheme.scheme &&
+               a->keyBits == b->keyBits && a->exponent == b->exponent;
+}
+
+/* Uses the persistent SRK at 0x81000001 if it is this very key; returns 1 then. */
+static int primary_from_srk(struct tpm2 *t, uint16_t alg, ESYS_TR *ret) {
+        _cleanup_free_ TPMS_CAPABILITY_DATA *cap = NULL;
+        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
+        ESYS_TR h = ESYS_TR_NONE;
+        TSS2_RC rc;
+
+        if (getenv("LATCHKEY_TPM2_NO_SRK"))
+                return 0;
+        /* Ask first: a failing TR_FromTPMPublic costs the same round trip and logs errors. */
+        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_SRK_HANDLE, 1,
+                                NULL, &cap);
+        if (rc != TSS2_RC_SUCCESS || cap->data.handles.count == 0 || cap->data.handles.handle[0] != TPM2_SRK_HANDLE)
+                return 0;
+        rc = Esys_TR_FromTPMPublic(t->esys, TPM2_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &h);
+        if (rc != TSS2_RC_SUCCESS)
+                return 0;
+        rc = Esys_ReadPublic(t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
+        if (rc != TSS2_RC_SUCCESS || !public_matches_template(&pub->publicArea, alg)) {
+                log_debug("persistent key at 0x%x is not the credential primary, deriving it", TPM2_SRK_HANDLE);
+                (void) Esys_TR_Close(t->esys, &h);
+                return 0;
+        }
+        t->persistent = h;
+        *ret = h;
+        return 1;
+}
+
+static int primary_create(struct tpm2 *t, uint16_t alg, ESYS_TR *ret) {
+        static const TPM2B_SENSITIVE_CREATE sensitive = {};
+        static const TPM2B_DATA outside = {};
+        static const TPML_PCR_SELECTION creation_pcr = {};
+        TPM2B_PUBLIC tmpl;
+        ESYS_TR h = ESYS_TR_NONE;
+        TSS2_RC rc;
+
+        primary_template(alg, &tmpl);
+        rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                                &tmpl, &outside, &creation_pcr, &h, NULL, NULL, NULL, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+                if (rc_base(rc) == TPM2_RC_LOCKOUT)
+                        return log_fail(-ENOLCK, "TPM2 is in dictionary-attack lockout mode");
+                if (rc_base(rc) == TPM2_RC_BAD_AUTH || rc_base(rc) == TPM2_RC_AUTH_FAIL)
+                        return log_fail(-EACCES, "TPM2 owner hierarchy has a password; cannot create the primary key");
+                log_debug("CreatePrimary (%s) failed: %s", alg == TPM2_ALG_ECC ? "ECC" : "RSA", rc_str(rc));
+                return -EPROTONOSUPPORT;
+        }
+        tpm2_track(t, h);
+        *ret = h;
+        return 0;
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+/* Salted by tpmkey (ECDH or RSA-OAEP to the primary), AES-128-CFB parameter encryption. */
+static int session_start(struct tpm2 *t, ESYS_TR tpmkey, TPM2_SE type, TPMA_SESSION attrs, ESYS_TR *ret) {
+        static const TPMT_SYM_DEF symmetric = {
+                .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
+        };
+        ESYS_TR s = ESYS_TR_NONE;
+        TSS2_RC rc;
+
+        rc = Esys_StartAuthSession(t->esys, tpmkey, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
+                                   &symmetric, TPM2_ALG_SHA256, &s);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "cannot start a TPM2 session: %s", rc_str(rc));
+        tpm2_track(t, s);
+        rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "cannot set TPM2 session attributes: %s", rc_str(rc));
+        *ret = s;
+        return 0;
+}
+
+/* ---- PCRs ---------------------------------------------------------------------- */
+
+/* Reads the mask's PCRs from one bank, in index order; 8 per command at most. */
+static int pcr_read(struct tpm2 *t, uint16_t bank, uint32_t mask, uint8_t values[TPM2_PCRS_MAX][64]) {
+        uint32_t left = mask;
+
+        while (left) {
+                _cleanup_free_ TPML_PCR_SELECTION *out = NULL;
+                _cleanup_free_ TPML_DIGEST *digests = NULL;
+                TPML_PCR_SELECTION in;
+                uint32_t got = 0;
+                size_t k = 0;
+                TSS2_RC rc;
+
+                pcr_selection(&in, bank, left);
+                rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &in, NULL, &out, &digests);
+                if (rc != TSS2_RC_SUCCESS)
+                        return log_fail(-EIO, "cannot read TPM2 PCRs: %s", rc_str(rc));
+                for (uint32_t i = 0; i < out->count; i++)
+                        if (out->pcrSelections[i].hash == bank)
+                                for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < out->pcrSelections[i].sizeofSelect; b++)
+                                        if (out->pcrSelections[i].pcrSelect[b / 8] & (1U << (b % 8)))
+                                                got |= UINT32_C(1) << b;
+                got &= left;
+                if (got == 0)
+                        return log_fail(-EOPNOTSUPP, "TPM2 has no %s PCR bank for the selected PCRs", tpm2_bank_name(bank));
+                for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
+                        if (got & (UINT32_C(1) << b)) {
+                                if (k >= digests->count || digests->digests[k].size != bank_size(bank))
+                                        return log_fail(-EIO, "TPM2 returned malformed PCR values");
+                                memcpy(values[b], digests->digests[k].buffer, bank_size(bank));
+                                k++;
+                        }
+                left &= ~got;
+        }
+        return 0;
+}
+
+static bool pcrs_initialized(uint16_t bank, uint32_t mask, uint8_t values[TPM2_PCRS_MAX][64]) {
+        size_t n = bank_size(bank);
+
+        for (unsigned b = 0; b < TPM2_PCRS_MAX; b++) {
+                if (!(mask & (UINT32_C(1) << b)))
+                        continue;
+                bool zero = true, ones = true;
+
+                for (size_t i = 0; i < n; i++) {
+                        zero = zero && values[b][i] == 0x00;
+                        ones = ones && values[b][i] == 0xff;
+                }
+                if (!zero && !ones)
+                        return true;
+        }
+        return false;
+}
+
+/* Which of sha256/sha1 have all 24 PCRs allocated. */
+static int pcr_banks(struct tpm2 *t, bool *has256, bool *has1) {
+        _cleanup_free_ TPMS_CAPABILITY_DATA *cap = NULL;
+        TSS2_RC rc;
+
+        *has256 = *has1 = false;
+        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS, 0, 1, NULL, &cap);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "cannot list TPM2 PCR banks: %s", rc_str(rc));
+        for (uint32_t i = 0; i < cap->data.assignedPCR.count; i++) {
+                const TPMS_PCR_SELECTION *s = &cap->data.assignedPCR.pcrSelections[i];
+                bool all = s->sizeofSelect >= 3 && s->pcrSelect[0] == 0xff && s->pcrSelect[1] == 0xff && s->pcrSelect[2] == 0xff;
+
+                if (s->hash == TPM2_ALG_SHA256)
+                        *has256 = all;
+                else if (s->hash == TPM2_ALG_SHA1)
+                        *has1 = all;
+        }
+        return 0;
+}
+
+/* Picks the bank as systemd does and fills in the values of the literal PCRs. */
+static int pcr_values_for_seal(struct tpm2 *t, const struct tpm2_pcr_spec *spec, uint32_t union_mask, uint16_t *ret_bank,
+                               uint8_t values[TPM2_PCRS_MAX][64]) {
+        uint32_t need;
+        bool has256, has1;
+        int r;
+
+        if (union_mask == 0) {
+                *ret_bank = TPM2_BANK_SHA256; /* what v255+ write; 252's 0xffff is unreadable */
+                return 0;
+        }
+        if (spec->bank) {
+                *ret_bank = spec->bank;
+                for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
+                        if (spec->values_mask & (UINT32_C(1) << b))
+                                memcpy(values[b], spec->values[b], bank_size(spec->bank));
+                need = spec->mask & ~spec->values_mask;
+                return need ? pcr_read(t, spec->bank, need, values) : 0;
+        }
+        r = pcr_banks(t, &has256, &has1);
+        if (r < 0)
+                return r;
+        if (has256) {
+                r = pcr_read(t, TPM2_BANK_SHA256, union_mask, values);
+                if (r < 0)
+                        return r;
+                if (pcrs_initialized(TPM2_BANK_SHA256, union_mask, values)) {
+                        *ret_bank = TPM2_BANK_SHA256;
+                        return 0;
+                }
+        }
+        if (has1) {
+                uint8_t v1[TPM2_PCRS_MAX][64];
+
+                r = pcr_read(t, TPM2_BANK_SHA1, union_mask, v1);
+                if (r < 0)
+                        return r;
+                if (pcrs_initialized(TPM2_BANK_SHA1, union_mask, v1) || !has256) {
+                        if (has256)
+                                log_info("TPM2 sha256 PCRs are not initialized, using the sha1 bank");
+                        memcpy(values, v1, sizeof(v1));
+                        *ret_bank = TPM2_BANK_SHA1;
+                        return 0;
+                }
+        }
+        if (!has256)
+                return log_fail(-EOPNOTSUPP, "TPM2 has neither a complete sha256 nor a sha1 PCR bank");
+        log_info("selected TPM2 PCRs are not initialized on this system, PCR policy is effectively unenforced");
+        *ret_bank = TPM2_BANK_SHA256;
+        return 0;
+}
+
+static void values_concat(uint16_t bank, uint32_t mask, uint8_t values[TPM2_PCRS_MAX][64], uint8_t *out, size_t *ret_size) {
+        size_t n = bank_size(bank), off = 0;
+
+        for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
+                if (mask & (UINT32_C(1) << b)) {
+                        memcpy(out + off, values[b], n);
+                        off += n;
+                }
+        *ret_size = off;
+}
+
+/* ---- seal ---------------------------------------------------------------------- */
+
+void tpm2_sealed_done(struct tpm2_sealed *s) {
+        free(s->blob);
+        s->blob = NULL;
+}
+
+static int seal_with(struct tpm2 *t, uint16_t alg, const TPM2B_PUBLIC *tmpl, uint8_t *data, struct tpm2_sealed *ret) {
+        _cleanup_free_ TPM2B_PRIVATE *priv = NULL;
+        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
+        static const TPM2B_DATA outside = {};
+        static const TPML_PCR_SELECTION creation_pcr = {};
+        TPM2B_SENSITIVE_CREATE sensitive = {};
+        ESYS_TR primary = ESYS_TR_NONE, session = ESYS_TR_NONE;
+        uint8_t blob[sizeof(TPM2B_PRIVATE) + sizeof(TPM2B_PUBLIC)];
+        size_t off = 0;
+        bool srk;
+        TSS2_RC rc;
+        int r;
+
+        if (primary_from_srk(t, alg, &primary) > 0)
+                srk = true;
+        else {
+                srk = false;
+                r = primary_create(t, alg, &primary);
+                if (r < 0)
+                        return r;
+        }
+        r = session_start(t, primary, TPM2_SE_HMAC,
+                          TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, &session);
+        if (r < 0)
+                goto out;
+        sensitive.sensitive.data.size = 32;
+        memcpy(sensitive.sensitive.data.buffer, data, 32);
+        /* The sensitive data is the first parameter: encrypted on the wire by the session. */
+        rc = Esys_Create(t->esys, primary, session, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, tmpl, &outside, &creation_pcr,
+                         &priv, &pub, NULL, NULL, NULL);
+        explicit_bzero(&sensitive, sizeof(sensitive));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = log_fail(-EIO, "cannot seal the key in the TPM2: %s", rc_str(rc));
+                goto out;
+        }
+        if (Tss2_MU_TPM2B_PRIVATE_Marshal(priv, blob, sizeof(blob), &off) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_PUBLIC_Marshal(pub, blob, sizeof(blob), &off) != TSS2_RC_SUCCESS) {
+                r = log_fail(-EIO, "cannot marshal the sealed TPM2 object");
+                goto out;
+        }
+        ret->blob = malloc(off);
+        if (!ret->blob) {
+                r = log_oom();
+                goto out;
+        }
+        memcpy(ret->blob, blob, off);
+        ret->blob_size = off;
+        ret->primary_alg = alg;
+        log_debug("sealed under %s primary%s", alg == TPM2_ALG_ECC ? "ECC" : "RSA", srk ? " (persistent SRK)" : "");
+        r = 0;
+out:
+        tpm2_flush(t, &session);
+        if (!srk)
+                tpm2_flush(t, &primary);
+        return r;
+}
+
+int tpm2_seal(const char *device, const struct tpm2_pcr_spec *pcrs, const struct tpm2_pubkey *pk,
+              struct tpm2_sealed *ret, uint8_t secret[TPM2_SECRET_MAX], size_t *ret_secret_size) {
+        _cleanup_(tpm2_done) struct tpm2 t = {};
+        uint8_t values[TPM2_PCRS_MAX][64] = {}, concat[TPM2_PCRS_MAX * 64];
+        struct tpm2_sealed s = {};
+        struct tpm2_rsa_pub key;
+        TPM2B_PUBLIC tmpl = {};
+        uint32_t union_mask = pcrs->mask | (pk ? pk->pcr_mask : 0);
+        size_t concat_size;
+        uint16_t bank = 0;
+        int r;
+
+        if (pk) {
+                r = tpm2_rsa_pub_from_pem(pk->pem, pk->pem_size, &key);
+                if (r < 0)
+                        return r;
+        }
+        r = tpm2_open(device, &t);
+        if (r < 0)
+                return r;
+        r = pcr_values_for_seal(&t, pcrs, union_mask, &bank, values);
+        if (r < 0)
+                return r;
+
+        /* The policy digest, computed in software as systemd ≥ 254 does. */
+        memset(s.policy_hash, 0, 32);
+        if (pk) {
+                r = tpm2_policy_authorize(s.policy_hash, key.name, sizeof(key.name));
+                if (r < 0)
+                        return r;
+        }
+        if (pcrs->mask) {
+                values_concat(bank, pcrs->mask, values, concat, &concat_size);
+                r = tpm2_policy_pcr(s.policy_hash, bank, pcrs->mask, concat, concat_size);
+                if (r < 0)
+                        return r;
+        }
+        s.policy_hash_size = 32;
+        s.pcr_mask = pcrs->mask;
+        s.pcr_bank = bank;
+
+        tmpl.publicArea.type = TPM2_ALG_KEYEDHASH;
+        tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
+        /* Policy only (no userWithAuth), and noDA as systemd ≥ 256 for PIN-less objects. */
+        tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA;
+        tmpl.publicArea.authPolicy.size = 32;
+        memcpy(tmpl.publicArea.authPolicy.buffer, s.policy_hash, 32);
+        tmpl.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+        tmpl.publicArea.unique.keyedHash.size = 32;
+
+        if (getrandom(secret, 32, 0) != 32)
+                return log_fail(-EIO, "cannot get random bytes");
+        r = seal_with(&t, TPM2_ALG_ECC, &tmpl, secret, &s);
+        if (r == -EPROTONOSUPPORT) {
+                /* As systemd: no ECC primary on this TPM, so RSA 2048. */
+                log_debug("ECC primary failed, falling back to RSA 2048");
+                r = seal_with(&t, TPM2_ALG_RSA, &tmpl, secret, &s);
+                if (r == -EPROTONOSUPPORT)
+                        r = log_fail(-EIO, "cannot create a TPM2 primary key (neither ECC P-256 nor RSA 2048)");
+        }
+        if (r < 0) {
+                explicit_bzero(secret, 32);
+                return r;
+        }
+        *ret_secret_size = 32;
+        *ret = s;
+        return 0;
+}
+
+/* ---- signed policy: signature file ------------------------------------------------ */
+
+static int signature_find(const char *path, uint16_t bank, uint32_t mask, const struct tpm2_rsa_pub *key,
+                          const uint8_t approved[32], uint8_t **ret_sig, size_t *ret_sig_size) {
+        static const char *const search[] = {
+                "/etc/systemd/tpm2-pcr-signature.json", "/run/systemd/tpm2-pcr-signature.json",
+                "/usr/local/lib/systemd/tpm2-pcr-signature.json", "/usr/lib/systemd/tpm2-pcr-signature.json",
+        };
+        _cleanup_secret_ struct secret *text = NULL;
+        json_object *root = NULL, *arr;
+        char *fp_hex = NULL, *pol_hex = NULL;
+        int r = -ENOENT;
+
+        if (!path) {
+                for (size_t i = 0; i < ELEMENTSOF(search) && r == -ENOENT; i++)
+                        if (access(search[i], F_OK) >= 0)
+                                path = search[i];
+                if (!path)
+                        return log_fail(-ENOENT, "no TPM2 PCR signature file found (give one with --tpm2-signature=)");
+        }
+        r = read_file_capped(path, 1024 * 1024, &text);
+        if (r < 0)
+                return log_error_errno(r, "cannot read TPM2 PCR signature file %s", path);
+        {
+                char *s = strndup((const char *) text->data, text->size);
+
+                if (!s)
+                        return log_oom();
+                root = json_tokener_parse(s);
+                free(s);
+        }
+        if (!root || !json_object_is_type(root, json_type_object)) {
+                if (root)
+                        json_object_put(root);
+                return log_fail(-EBADMSG, "TPM2 PCR signature file %s is not a JSON object", path);
+        }
+        fp_hex = malloc(65);
+        pol_hex = malloc(65);
+        if (!fp_hex || !pol_hex) {
+                r = log_oom();
+                goto out;
+        }
+        for (int i = 0; i < 32; i++) {
+                sprintf(fp_hex + 2 * i, "%02x", key->fingerprint[i]);
+                sprintf(pol_hex + 2 * i, "%02x", approved[i]);
+        }
+        log_debug("looking for a %s signature with pkfp %s and pol %s", tpm2_bank_name(bank), fp_hex, pol_hex);
+        r = -ENXIO;
+        if (!json_object_object_get_ex(root, tpm2_bank_name(bank), &arr) || !json_object_is_type(arr, json_type_array))
+                arr = NULL;
+        for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+                json_object *e = json_object_array_get_idx(arr, i), *pcrs, *fp, *pol, *sig;
+                uint32_t m = 0;
+
+                if (!json_object_is_type(e, json_type_object) || !json_object_object_get_ex(e, "pcrs", &pcrs) ||
+                    !json_object_object_get_ex(e, "pkfp", &fp) || !json_object_object_get_ex(e, "pol", &pol) ||
+                    !json_object_object_get_ex(e, "sig", &sig) || !json_object_is_type(pcrs, json_type_array))
+                        continue;
+                for (size_t j = 0; j < json_object_array_length(pcrs); j++) {
+                        int v = json_object_get_int(json_object_array_get_idx(pcrs, j));
+
+                        if (v >= 0 && v < (int) TPM2_PCRS_MAX)
+                                m |= UINT32_C(1) << v;
+                }
+                if (m != mask || strcasecmp(json_object_get_string(fp) ?: "", fp_hex) != 0 ||
+                    strcasecmp(json_object_get_string(pol) ?: "", pol_hex) != 0)
+                        continue;
+                const char *b64 = json_object_get_string(sig);
+
+                if (!b64 || base64_decode(b64, strlen(b64), ret_sig, ret_sig_size) < 0) {
+                        r = log_fail(-EBADMSG, "signature in %s is not valid Base64", path);
+                        goto out;
+                }
+                r = 0;
+                break;
+        }
+        if (r == -ENXIO)
+                log_fail(r, "no signature in %s matches this public key, PCR selection and the current %s PCR values "
+                         "(PCR policy mismatch)", path, tpm2_bank_name(bank));
+out:
+        free(fp_hex);
+        free(pol_hex);
+        json_object_put(root);
+        return r;
+}
+
+/* PolicyPCR over the signed PCRs, check the signature in the TPM, PolicyAuthorize. */
+static int policy_signed(struct tpm2 *t, ESYS_TR session, uint16_t bank, const struct tpm2_pubkey *pk) {
+        _cleanup_free_ TPM2B_DIGEST *approved = NULL;
+        _cleanup_free_ TPMT_TK_VERIFIED *ticket = NULL;
+        _cleanup_free_ uint8_t *sig = NULL;
+        struct tpm2_rsa_pub key;
+        TPM2B_PUBLIC pub;
+        TPML_PCR_SELECTION sel;
+        TPM2B_DIGEST digest = { .size = 32 };
+        TPMT_SIGNATURE signature = {};
+        TPM2B_NAME name = { .size = sizeof(key.name) };
+        static const TPM2B_DIGEST empty = {};
+        static const TPM2B_NONCE empty_ref = {};
+        ESYS_TR h = ESYS_TR_NONE;
+        size_t sig_size = 0;
+        TSS2_RC rc;
+        int r;
+
+        r = tpm2_rsa_pub_from_pem(pk->pem, pk->pem_size, &key);
+        if (r < 0)
+                return r;
+        pcr_selection(&sel, bank, pk->pcr_mask);
+        rc = Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "TPM2 signed PCR policy failed: %s", rc_str(rc));
+        r = signature_find(pk->signature_path, bank, pk->pcr_mask, &key, approved->buffer, &sig, &sig_size);
+        if (r < 0)
+                return r;
+        if (sig_size > sizeof(signature.signature.rsassa.sig.buffer))
+                return log_fail(-EBADMSG, "PCR policy signature too long");
+
+        rsa_tpm_public(&key, &pub);
+        rc = Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &pub, ESYS_TR_RH_OWNER, &h);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "cannot load the PCR signing key into the TPM2: %s", rc_str(rc));
+        tpm2_track(t, h);
+        r = sha256_parts(digest.buffer, approved->buffer, approved->size, NULL, 0, NULL, 0, NULL, 0);
+        if (r < 0)
+                goto out;
+        signature.sigAlg = TPM2_ALG_RSASSA;
+        signature.signature.rsassa.hash = TPM2_ALG_SHA256;
+        signature.signature.rsassa.sig.size = (uint16_t) sig_size;
+        memcpy(signature.signature.rsassa.sig.buffer, sig, sig_size);
+        rc = Esys_VerifySignature(t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &signature, &ticket);
+        if (rc != TSS2_RC_SUCCESS) {
+                r = log_fail(-EPERM, "PCR policy signature does not verify: %s", rc_str(rc));
+                goto out;
+        }
+        memcpy(name.name, key.name, sizeof(key.name));
+        rc = Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, approved, &empty_ref, &name,
+                                  ticket);
+        if (rc != TSS2_RC_SUCCESS) {
+                r = log_fail(-EIO, "TPM2 PolicyAuthorize failed: %s", rc_str(rc));
+                goto out;
+        }
+        r = 0;
+out:
+        tpm2_flush(t, &h);
+        return r;
+}
+
+/* ---- unseal ---------------------------------------------------------------------- */
+
+static int unseal_load(struct tpm2 *t, uint16_t alg, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub, ESYS_TR *ret_primary,
+                       bool *ret_srk, ESYS_TR *ret_key) {
+        ESYS_TR primary = ESYS_TR_NONE, key = ESYS_TR_NONE;
+        TSS2_RC rc;
+        int r;
+
+        for (int attempt = 0; attempt < 2; attempt++) {
+                bool srk = false;
+
+                if (attempt == 0 && primary_from_srk(t, alg, &primary) > 0)
+                        srk = true;
+                else {
+                        r = primary_create(t, alg, &primary);
+                        if (r == -EPROTONOSUPPORT)
+                                return log_fail(-EIO, "cannot create the TPM2 primary key (%s)", alg == TPM2_ALG_ECC ? "ECC P-256" : "RSA 2048");
+                        if (r < 0)
+                                return r;
+                }
+                rc = Esys_Load(t->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &key);
+                if (rc == TSS2_RC_SUCCESS) {
+                        log_debug("loaded the sealed object under the %s primary%s", alg == TPM2_ALG_ECC ? "ECC" : "RSA",
+                                  srk ? " (persistent SRK)" : "");
+                        tpm2_track(t, key);
+                        *ret_primary = primary;
+                        *ret_srk = srk;
+                        *ret_key = key;
+                        return 0;
+                }
+                if (!srk)
+                        tpm2_flush(t, &primary);
+                else {
+                        (void) Esys_TR_Close(t->esys, &t->persistent);
+                        t->persistent = ESYS_TR_NONE;
+                        primary = ESYS_TR_NONE;
+                        log_debug("sealed object does not load under the persistent SRK, deriving the primary");
+                        continue;
+                }
+                if (rc_base(rc) == TPM2_RC_INTEGRITY || rc_base(rc) == TPM2_RC_BINDING || rc_base(rc) == TPM2_RC_SIZE)
+                        return log_fail(-EREMOTE, "credential was sealed by another TPM2 (or this TPM2 was cleared): %s", rc_str(rc));
+                if (rc_base(rc) == TPM2_RC_LOCKOUT)
+                        return log_fail(-ENOLCK, "TPM2 is in dictionary-attack lockout mode");
+                return log_fail(-EIO, "cannot load the sealed TPM2 object: %s", rc_str(rc));
+        }
+        return log_fail(-EIO, "cannot load the sealed TPM2 object");
+}
+
+int tpm2_unseal(const char *device, const struct tpm2_sealed *sealed, const struct tpm2_pubkey *pk,
+                uint8_t secret[TPM2_SECRET_MAX], size_t *ret_secret_size) {
+        _cleanup_(tpm2_done) struct tpm2 t = {};
+        TPM2B_PRIVATE priv = {};
+        TPM2B_PUBLIC pub = {};
+        ESYS_TR primary = ESYS_TR_NONE, key = ESYS_TR_NONE, session = ESYS_TR_NONE;
+        static const TPM2B_DIGEST empty = {};
+        uint16_t bank = sealed->pcr_bank;
+        size_t off = 0;
+        bool srk = false;
+        TSS2_RC rc;
+        int r;
+
+        if (sealed->primary_alg != TPM2_PRIMARY_ECC && sealed->primary_alg != TPM2_PRIMARY_RSA)
+                return log_fail(-EOPNOTSUPP, "credential uses unsupported TPM2 primary key algorithm 0x%04x", sealed->primary_alg);
+        if (sealed->pcr_mask == 0 && !pk)
+                bank = TPM2_BANK_SHA256; /* 252 wrote 0xffff, 254 wrote 0 for "no PCRs" */
+        else if (!bank_size(bank))
+                return log_fail(-EOPNOTSUPP, "credential uses unsupported TPM2 PCR bank 0x%04x", bank);
+        if (sealed->policy_hash_size != 32)
+                return log_fail(-EOPNOTSUPP, "credential has a TPM2 policy hash of %zu bytes, expected 32", sealed->policy_hash_size);
+        if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(sealed->blob, sealed->blob_size, &off, &priv) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_PUBLIC_Unmarshal(sealed->blob, sealed->blob_size, &off, &pub) != TSS2_RC_SUCCESS)
+                return log_fail(-EBADMSG, "credential's sealed TPM2 object is malformed");
+        if (off != sealed->blob_size)
+                return log_fail(-EOPNOTSUPP, "credential's sealed TPM2 object has %zu unexpected trailing bytes", sealed->blob_size - off);
+
+        r = tpm2_open(device, &t);
+        if (r < 0)
+                return r;
+        r = unseal_load(&t, sealed->primary_alg, &priv, &pub, &primary, &srk, &key);
+        if (r < 0)
+                return r;
+        /* One policy session, salted by the primary: it authorises Unseal and
+         * encrypts the response, so the secret never crosses the bus in clear. */
+        r = session_start(&t, primary, TPM2_SE_POLICY, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, &session);
+        if (!srk)
+                tpm2_flush(&t, &primary); /* frees a slot; the session keeps its salt */
+        if (r < 0)
+                return r;
+
+        for (int attempt = 0;; attempt++) {
+                _cleanup_free_ TPM2B_DIGEST *digest = NULL;
+                TPM2B_SENSITIVE_DATA *out = NULL;
+
+                if (pk) {
+                        r = policy_signed(&t, session, bank, pk);
+                        if (r < 0)
+                                return r;
+                }
+                if (sealed->pcr_mask) {
+                        TPML_PCR_SELECTION sel;
+
+                        pcr_selection(&sel, bank, sealed->pcr_mask);
+                        rc = Esys_PolicyPCR(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
+                        if (rc != TSS2_RC_SUCCESS)
+                                return log_fail(-EIO, "TPM2 PolicyPCR failed: %s", rc_str(rc));
+                }
+                rc = Esys_PolicyGetDigest(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
+                if (rc != TSS2_RC_SUCCESS)
+                        return log_fail(-EIO, "cannot read the TPM2 policy digest: %s", rc_str(rc));
+                if (digest->size != 32 || memcmp(digest->buffer, sealed->policy_hash, 32) != 0) {
+                        char list[TPM2_PCRS_MAX * 3 + 1] = "";
+
+                        for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
+                                if ((sealed->pcr_mask | (pk ? pk->pcr_mask : 0)) & (UINT32_C(1) << b))
+                                        sprintf(list + strlen(list), "%s%u", list[0] ? "+" : "", b);
+                        return log_fail(-EPERM, "PCR policy mismatch: %s PCRs %s differ from the state the credential was sealed for",
+                                        tpm2_bank_name(bank), list[0] ? list : "(none)");
+                }
+                rc = Esys_Unseal(t.esys, key, session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+                if (rc == TSS2_RC_SUCCESS) {
+                        if (out->size == 0 || out->size > TPM2_SECRET_MAX) {
+                                explicit_bzero(out, sizeof(*out));
+                                free(out);
+                                return log_fail(-EBADMSG, "TPM2 unsealed a secret of unexpected size");
+                        }
+                        memcpy(secret, out->buffer, out->size);
+                        *ret_secret_size = out->size;
+                        explicit_bzero(out, sizeof(*out));
+                        free(out);
+                        return 0;
+                }
+                if (rc_base(rc) == TPM2_RC_PCR_CHANGED && attempt < 30) {
+                        rc = Esys_PolicyRestart(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+                        if (rc != TSS2_RC_SUCCESS)
+                                return log_fail(-EIO, "cannot restart the TPM2 policy session: %s", rc_str(rc));
+                        continue;
+                }
+                if (rc_base(rc) == TPM2_RC_POLICY_FAIL)
+                        return log_fail(-EPERM, "PCR policy mismatch: TPM2 refused to unseal (%s)", rc_str(rc));
+                if (rc_base(rc) == TPM2_RC_LOCKOUT)
+                        return log_fail(-ENOLCK, "TPM2 is in dictionary-attack lockout mode");
+                return log_fail(-EIO, "cannot unseal the credential key: %s", rc_str(rc));
+        }
+}
