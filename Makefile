@@ -84,6 +84,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
 # Debian bookworm packages for building, testing, fuzzing and benchmarking.
 DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang \
             libclang-rt-14-dev libkeyutils-dev keyutils libjson-c-dev libcrypt-dev e2fsprogs attr tmux systemd util-linux mount hyperfine time valgrind python3
+DEB_PKGS += libpam0g-dev libpam-wrapper pamtester
 DEB_PKGS += swtpm swtpm-tools tpm2-tools libtss2-dev
 
 deps:
@@ -135,6 +136,38 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: deps-check fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# --- PAM module -----------------------------------------------------------------
+# pam_latchkey.so runs $(BINDIR)/home-activate (option home_activate= overrides);
+# only pam_sm_* are exported. tests/pam/pamdriver is the PAM application of the tests.
+PAM_SO     := $(BUILD)/pam_latchkey.so
+PAM_DRIVER := $(BUILD)/tests/pamdriver
+PAMDIR     ?= $(LIBDIR)/security
+PAMCONFDIR ?= $(PREFIX)/share/pam-configs
+
+all: $(PAM_SO) $(PAM_DRIVER)
+
+$(PAM_SO): pam/pam_latchkey.c pam/pam_latchkey.map $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DHOME_ACTIVATE_PATH='"$(BINDIR)/home-activate"' -shared \
+		-Wl,--version-script=pam/pam_latchkey.map -o $@ $< $(LDFLAGS) -lpam $(shell pkg-config --libs json-c)
+
+# libcrypt is linked for good: under SAN=1, ASan's crypt() interceptor binds to the
+# real one at start-up and would call NULL from a pam_unix.so loaded later.
+$(PAM_DRIVER): tests/pam/pamdriver.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -lpam -Wl,--no-as-needed -lcrypt
+
+.PHONY: install-pam
+install: install-pam
+install-pam: $(PAM_SO)
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(PAMCONFDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 $(PAM_SO) $(DESTDIR)$(PAMDIR)/
+	install -m 0644 pam/pam_latchkey.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|pam_latchkey\.so|$(PAMDIR)/pam_latchkey.so|' pam/latchkey.pam-auth-update > $(DESTDIR)$(PAMCONFDIR)/latchkey
+	chmod 0644 $(DESTDIR)$(PAMCONFDIR)/latchkey
+	install -m 0644 pam/example.pam $(DESTDIR)$(DOCDIR)/examples/pam_latchkey.pam
+# --- end of PAM module ------------------------------------------------------------
 
 # --- install ------------------------------------------------------------------
 install: all

@@ -339,9 +339,10 @@ in_ns() {
         echo "$output"
         [ "$status" -eq 0 ]
         [ "${lines[0]}" = " k p w \0 s e c o n d" ]
-        [ "${lines[1]}" = "kpw" ] && [ "${lines[2]}" = "second" ]
+        [ "${lines[1]}" = "kpw" ]
+        [ "${lines[2]}" = "second" ]
         keyctl purge user "$KEY" >/dev/null
-        ! keyctl request user "$KEY" >/dev/null 2>&1
+        not keyctl request user "$KEY" >/dev/null 2>&1
 }
 
 @test "--accept-cached: a waiting querier takes a password another client just cached" {

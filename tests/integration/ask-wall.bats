@@ -123,7 +123,8 @@ wall=0
         [ "$output" = "wall=0" ]
         cmp <(normalized "$T/pty0.out") <(expected root "$(cat "$T/pid")" live) || { od -c "$T/pty0.out"; return 1; }
         cmp <(normalized "$T/pty1.out") <(expected root "$(cat "$T/pid")" live) || { od -c "$T/pty1.out"; return 1; }
-        [ ! -s "$T/pty2.out" ] && [ ! -s "$T/pty3.out" ]
+        [ ! -s "$T/pty2.out" ]
+        [ ! -s "$T/pty3.out" ]
 }
 
 @test "control bytes of a message are shown escaped; no message is 'n/a'" {
@@ -134,8 +135,8 @@ wall=0
                 $WALL --once --utmp=/run/utmp; echo "wall=$?"; echo $$ > $T/pid'
         [ "$status" -eq 0 ] || { echo "status $status: $output / $stderr"; return 1; }
         [ "$output" = "wall=0" ]
-        ! grep -q "$(printf '\033')" "$T/pty0.out"
-        ! grep -q "$(printf '\a')" "$T/pty0.out"
+        not grep -q "$(printf '\033')" "$T/pty0.out"
+        not grep -q "$(printf '\a')" "$T/pty0.out"
         pid=$(cat "$T/pid")
         cmp <(normalized "$T/pty0.out") <(expected root $pid 'red\x1b[31m bell\x07'; expected root $pid n/a) ||
                 { od -c "$T/pty0.out"; return 1; }
@@ -189,11 +190,14 @@ wall=0" ]
 
 @test "usage and setup errors: exit 2 and 1, one line on stderr" {
         run --separate-stderr "$WALL" --help
-        [ "$status" -eq 0 ] && [[ "$output" == "usage: ask-agent-wall"* ]]
+        [ "$status" -eq 0 ]
+        [[ "$output" == "usage: ask-agent-wall"* ]]
         run --separate-stderr "$WALL" --bogus
-        [ "$status" -eq 2 ] && [ -z "$output" ]
+        [ "$status" -eq 2 ]
+        [ -z "$output" ]
         run --separate-stderr "$WALL" --once extra
-        [ "$status" -eq 2 ] && [ "$stderr" = "ask-agent-wall: takes no arguments" ]
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "ask-agent-wall: takes no arguments" ]
         run --separate-stderr "$WALL" --once --utmp=
         [ "$status" -eq 2 ]
         run --separate-stderr "$WALL" --once --utmp="$T/missing"

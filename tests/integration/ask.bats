@@ -58,7 +58,8 @@ s3cret
         [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
         [ "${lines[0]}" = "${lines[1]}" ]
         [[ "${lines[0]}" == "'Unlock disk:' (PID "*")" ]]
-        [ "${lines[2]}" = "client=0" ] && [ "${lines[3]}" = "pw" ]
+        [ "${lines[2]}" = "client=0" ]
+        [ "${lines[3]}" = "pw" ]
 }
 
 @test "a message cannot inject keys into the ask file" {
@@ -94,7 +95,8 @@ ask-client: failed to query password: Operation canceled
         run --separate-stderr in_ns '
                 $CLIENT --no-tty --timeout=300ms "Q:"; echo "client=$?"; ls -A $D | wc -l'
         [ "$status" -eq 0 ]
-        [ "${lines[0]}" = "client=1" ] && [ "${lines[1]}" = "0" ]
+        [ "${lines[0]}" = "client=1" ]
+        [ "${lines[1]}" = "0" ]
         [ "$stderr" = "ask-client: failed to query password: Timer expired" ]
 }
 
@@ -169,7 +171,8 @@ second
         [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
         [[ "${lines[0]}" == "'live' (PID "* ]]
         [ "${#lines[@]}" -eq 3 ]
-        [ "${lines[1]}" = "client=0" ] && [ "${lines[2]}" = "pw" ]
+        [ "${lines[1]}" = "client=0" ]
+        [ "${lines[2]}" = "pw" ]
 }
 
 @test "EOF with no input answers nothing (systemd would send an empty password)" {
@@ -213,7 +216,8 @@ second
         echo "$output"
         [[ "${lines[0]}" == "'mine' (PID "* ]]
         [ "${#lines[@]}" -eq 3 ]
-        [ "${lines[1]}" = "client=0" ] && [ "${lines[2]}" = "pw" ]
+        [ "${lines[1]}" = "client=0" ]
+        [ "${lines[2]}" = "pw" ]
 }
 
 @test "many concurrent clients (more than the 128 inotify instances a user may hold) all get their answer" {

@@ -37,9 +37,11 @@ decrypt_fails_cleanly() { # IN LABEL
 
 @test "sanity: the unmodified raw and Base64 forms decrypt" {
         run as_vector_machine "$DEC" --name=db.password "$T/raw.cred" -
-        [ "$status" -eq 0 ] && [ "$output" = "s3cr3t-p4ssw0rd" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
         run as_vector_machine "$DEC" --name=db.password "$VECTORS/host-named.cred" -
-        [ "$status" -eq 0 ] && [ "$output" = "s3cr3t-p4ssw0rd" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
 }
 
 @test "every byte of a binary credential flipped in turn: all refused" {
@@ -150,7 +152,8 @@ decrypt_fails_cleanly() { # IN LABEL
         run --separate-stderr prlimit --memlock=0:0 setpriv --reuid=nobody --regid=nogroup --clear-groups \
                 "$DEC" --allow-null --name=y "$d/y" -
         rm -rf "$d"
-        [ "$refused_status" -eq 1 ] && [ -z "$refused_out" ]
+        [ "$refused_status" -eq 1 ]
+        [ -z "$refused_out" ]
         [[ "$refused_err" == "cred-decrypt: credential is encrypted with a null key, refusing"* ]] || { echo "$refused_err"; return 1; }
         [ "$(printf '%s\n' "$refused_err" | grep -c .)" -eq 1 ]
         [ "$status" -eq 0 ] || { echo "$stderr"; return 1; }

@@ -7,9 +7,11 @@ setup() { setup_scratch; }
 @test "--help and --version answer on stdout with status 0" {
         for tool in "$ENC" "$DEC"; do
                 run --separate-stderr "$tool" --help
-                [ "$status" -eq 0 ] && [[ "$output" == usage:* ]]
+                [ "$status" -eq 0 ]
+                [[ "$output" == usage:* ]]
                 run --separate-stderr "$tool" --version
-                [ "$status" -eq 0 ] && [[ "$output" == *"(latchkey) "[0-9]* ]]
+                [ "$status" -eq 0 ]
+                [[ "$output" == *"(latchkey) "[0-9]* ]]
         done
 }
 
@@ -57,7 +59,8 @@ usage_error() {
         [ "$(stat -c '%s %a %h' "$SYSTEMD_CREDENTIAL_SECRET")" = "4112 400 1" ]
         # The header is the hashed machine ID: systemd-creds accepts the key and keeps it.
         run systemd-creds decrypt --name=a "$T/a.cred" -
-        [ "$status" -eq 0 ] && [ "$output" = "s3cr3t-p4ssw0rd" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
         [ -f "$SYSTEMD_CREDENTIAL_SECRET" ]
         # A second encrypt reuses it.
         sum=$(sha256sum < "$SYSTEMD_CREDENTIAL_SECRET")
@@ -119,7 +122,8 @@ usage_error() {
         run "$ENC" "$VECTORS/pt-short.txt" "$T/db-password"
         [ "$status" -eq 0 ]
         run "$DEC" "$T/db-password" -
-        [ "$status" -eq 0 ] && [ "$output" = "s3cr3t-p4ssw0rd" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
         cp "$T/db-password" "$T/other"
         run --separate-stderr "$DEC" "$T/other" -
         assert_clean_failure
@@ -128,7 +132,8 @@ usage_error() {
         [ "$status" -eq 0 ]
         [[ "$stderr" == *"not embedding"* ]]
         run "$DEC" --name=anything "$T/anon" -
-        [ "$status" -eq 0 ] && [ "$output" = "s3cr3t-p4ssw0rd" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
 }
 
 @test "output files: Base64 lines of 79 and a final newline; --raw binary; modes" {
@@ -156,7 +161,9 @@ usage_error() {
                 assert_clean_failure
                 [[ "$stderr" == *"not a regular file"* ]]
         done
-        [ -p "$T/fifo" ] && [ -L "$T/link" ] && [ ! -e "$T/target" ]
+        [ -p "$T/fifo" ]
+        [ -L "$T/link" ]
+        [ ! -e "$T/target" ]
 }
 
 @test "relative and calendar timestamps are accepted" {

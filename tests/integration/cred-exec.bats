@@ -30,7 +30,7 @@ setup() {
         [[ "${lines[8]}" == *nosymfollow* ]]
         [[ "$output" != *WRITABLE* ]]
         # Nothing of it in our namespace.
-        ! mountpoint -q /run/latchkey/credentials
+        not mountpoint -q /run/latchkey/credentials
         [ -z "$(ls -A /run/latchkey/credentials 2>/dev/null)" ]
 }
 
@@ -43,7 +43,8 @@ setup() {
         # and that user can read it through the chain
         run --separate-stderr "$DEC" --user=nobody --load=db:"$T/db.cred" -- \
                 setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c 'cat "$CREDENTIALS_DIRECTORY/db"'
-        [ "$status" -eq 0 ] && [ "$output" = "s3cr3t-p4ssw0rd" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "s3cr3t-p4ssw0rd" ]
 }
 
 @test "first ID wins; --set is only a default; COMMAND keeps its own options" {
@@ -55,10 +56,12 @@ setup() {
 
 @test "missing absolute path: fatal, unless --set gives a default" {
         run --separate-stderr "$DEC" --load=db:"$T/missing.cred" -- echo RAN
-        [ "$status" -eq 1 ] && [ -z "$output" ]
+        [ "$status" -eq 1 ]
+        [ -z "$output" ]
         [[ "$stderr" == *"not found"* ]]
         run --separate-stderr "$DEC" --load=db:"$T/missing.cred" --set=db:fallback -- sh -c 'cat "$CREDENTIALS_DIRECTORY/db"'
-        [ "$status" -eq 0 ] && [ "$output" = fallback ]
+        [ "$status" -eq 0 ]
+        [ "$output" = fallback ]
 }
 
 @test "a credential that fails to decrypt stops everything: one line, COMMAND not run" {

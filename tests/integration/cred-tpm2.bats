@@ -238,7 +238,7 @@ PY
         tpm2_pcrextend 11:sha256=$PCR7_EXT
         for i in $(seq 10); do
                 "$DEC" --tpm2-device="$TPM" --name=s "$T/s.cred" - | cmp - "$T/pt"
-                ! "$DEC" --tpm2-device="$TPM" --name=s "$T/p.cred" - 2>/dev/null
+                not "$DEC" --tpm2-device="$TPM" --name=s "$T/p.cred" - 2>/dev/null
         done
         assert_no_tpm_leak
         [ "$(tpm_da_counter)" = "$da" ] || { echo "DA counter $da -> $(tpm_da_counter)"; return 1; }
@@ -266,7 +266,7 @@ PY
         tpm2_evictcontrol -Q -C o -c "$T/p.ctx" 0x81000001 >/dev/null
         tpm_flush_all
         LATCHKEY_LOG_LEVEL=debug "$DEC" --tpm2-device="$TPM" --name=s "$T/s.cred" - 2>"$T/err" | cmp - "$T/pt"
-        ! grep -q 'persistent SRK' "$T/err"
+        not grep -q 'persistent SRK' "$T/err"
         "$ENC" --tpm2-device="$TPM" --with-key=tpm2 --name=s "$T/pt" "$T/s2.cred"
         systemd-creds decrypt --tpm2-device="$TPM" --name=s "$T/s2.cred" - | cmp - "$T/pt"
         tpm_flush_all
@@ -285,7 +285,8 @@ PY
         if [ ! -e /dev/tpmrm0 ]; then
                 # No TPM on this machine: auto means host, auto-initrd null, silently for auto.
                 run --separate-stderr "$ENC" --with-key=auto --raw --name=s "$T/pt" "$T/h.raw"
-                [ "$status" -eq 0 ] && [ -z "$stderr" ]
+                [ "$status" -eq 0 ]
+                [ -z "$stderr" ]
                 [ "$(od -An -v -tx1 -N16 "$T/h.raw" | tr -d ' \n')" = 5a1c6a86df9d4096b1d5a65e0862f19a ]
                 run "$ENC" --with-key=auto-initrd --raw --name=s "$T/pt" "$T/n.raw"
                 [ "$(od -An -v -tx1 -N16 "$T/n.raw" | tr -d ' \n')" = 058469daf6f54324800549da0f8ea2fb ]
@@ -315,5 +316,6 @@ PY
         [ "$ours" -eq "$status" ]
         [ "$out" = "$output" ]
         run "$ENC" -q --has-tpm2
-        [ "$status" -eq "$ours" ] && [ -z "$output" ]
+        [ "$status" -eq "$ours" ]
+        [ -z "$output" ]
 }

@@ -37,3 +37,11 @@ assert_clean_failure() {
         [ -z "$output" ] || { echo "stdout not empty: $(printf %s "$output" | head -c 200 | od -c | head -3)"; return 1; }
         [ "$(printf '%s\n' "$stderr" | grep -c .)" -eq 1 ] || { echo "stderr not one line: $stderr"; return 1; }
 }
+
+# "! cmd" does not fail a bats test (errexit ignores it); "not cmd" does.
+not() {
+        if "$@"; then
+                echo "succeeded, should have failed: $*" >&2
+                return 1
+        fi
+}

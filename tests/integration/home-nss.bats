@@ -112,7 +112,8 @@ with_records() {
                  "passwd lkcarol" "passwd 60103" "group lkcarol" "passwd Lkalice" "passwd lkalice.user"; do
                 run --separate-stderr with_records "${GETENT[@]}" $q
                 [ "$status" -eq 2 ] || { echo "getent $q: status $status, output $output"; return 1; }
-                [ -z "$output" ] && [ -z "$stderr" ]
+                [ -z "$output" ]
+                [ -z "$stderr" ]
         done
         run --separate-stderr with_records "${GETENT[@]}" passwd
         [[ "$output" != *lkcarol* ]]
@@ -143,7 +144,8 @@ with_records() {
         # The same record, made trustworthy, resolves: the checks were what refused it.
         chmod 0644 "$H/lkeve.user"
         run --separate-stderr with_records "${GETENT[@]}" passwd lkeve
-        [ "$status" -eq 0 ] && [ "$output" = "lkeve:x:60111:60111:lkeve:/home/lkeve:/bin/bash" ]
+        [ "$status" -eq 0 ]
+        [ "$output" = "lkeve:x:60111:60111:lkeve:/home/lkeve:/bin/bash" ]
 }
 
 @test "invalid records are ignored: name mismatch, malformed JSON, invalid names, uid 0" {
@@ -172,9 +174,11 @@ with_records() {
 @test "an untrusted directory (group/world-writable) is ignored as a whole" {
         chmod 0777 "$H"
         run --separate-stderr with_records "${GETENT[@]}" passwd lkalice
-        [ "$status" -eq 2 ] && [ -z "$stderr" ]
+        [ "$status" -eq 2 ]
+        [ -z "$stderr" ]
         run --separate-stderr with_records "${GETENT[@]}" passwd
-        [ "$status" -eq 0 ] && [[ "$output" != *lkalice* ]]
+        [ "$status" -eq 0 ]
+        [[ "$output" != *lkalice* ]]
 }
 
 @test "a long realName (4000 chars): ERANGE, the caller retries with a bigger buffer" {

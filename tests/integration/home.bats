@@ -66,8 +66,10 @@ getent group lkdir | grep -q "^lkdir:x:60001:"
 [ -f /home/lkdir.homedir/.identity ]
 [ "$(stat -c %a /var/lib/latchkey/home/lkdir.identity)" = 600 ]
 rc=0; echo wrong | $HA activate lkdir 2>"$T/err" || rc=$?
-[ $rc -eq 3 ] && grep -q "wrong password" "$T/err" && [ "$(wc -l <"$T/err")" -eq 1 ]
-! findmnt /home/lkdir
+[ $rc -eq 3 ]
+grep -q "wrong password" "$T/err"
+[ "$(wc -l <"$T/err")" -eq 1 ]
+if findmnt /home/lkdir; then echo "home.bats:72: succeeded, should have failed" >&2; exit 1; fi
 echo pw1 | $HA activate lkdir
 findmnt -no OPTIONS /home/lkdir | grep -q "nosuid,nodev"
 [ "$(stat -c %u /home/lkdir)" = 60001 ]
@@ -76,13 +78,14 @@ rc=0; echo pw1 | $HA activate lkdir 2>/dev/null || rc=$?
 [ $rc -eq 6 ]
 echo data >/home/lkdir/file
 $HA deactivate lkdir
-! findmnt /home/lkdir
+if findmnt /home/lkdir; then echo "home.bats:81: succeeded, should have failed" >&2; exit 1; fi
 [ "$(cat /home/lkdir.homedir/file)" = data ]
 $HA deactivate lkdir 2>&1 | grep -q "not active"
 rc=0; echo pw1 | $HA activate nosuchuser 2>/dev/null || rc=$?
 [ $rc -eq 4 ]
 rc=0; $HA activate lkdir </dev/null 2>"$T/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "no password on stdin" "$T/err"
+[ $rc -eq 1 ]
+grep -q "no password on stdin" "$T/err"
 rc=0; echo pw1 | $HA create lkdir 2>/dev/null || rc=$?
 [ $rc -eq 10 ]
 '
@@ -97,15 +100,15 @@ mkdir /home/lkfs/Documents
 echo "the-plaintext-marker-1234" >/home/lkfs/Documents/secret-name.txt
 chown -R 60001:60001 /home/lkfs/Documents
 $HA deactivate lkfs
-! findmnt /home/lkfs
+if findmnt /home/lkfs; then echo "home.bats:103: succeeded, should have failed" >&2; exit 1; fi
 # From outside the tree: the names are ciphertext and contents refuse to open.
-! ls -aR /home/lkfs.homedir | grep -q -e Documents -e secret-name -e .bashrc -e .identity
+if ls -aR /home/lkfs.homedir | grep -q -e Documents -e secret-name -e .bashrc -e .identity; then echo "home.bats:105: succeeded, should have failed" >&2; exit 1; fi
 f=$(find /home/lkfs.homedir -mindepth 2 -type f | head -1)
 [ -n "$f" ]
-! cat "$f" 2>"$T/err"
+if cat "$f" 2>"$T/err"; then echo "home.bats:108: succeeded, should have failed" >&2; exit 1; fi
 grep -q "Required key not available" "$T/err"
 umount /home
-! grep -a -q "the-plaintext-marker-1234" "$T/home.img"
+if grep -a -q "the-plaintext-marker-1234" "$T/home.img"; then echo "home.bats:111: succeeded, should have failed" >&2; exit 1; fi
 mount -o loop "$T/home.img" /home
 echo pw1 | $HA activate lkfs
 [ "$(cat /home/lkfs/Documents/secret-name.txt)" = the-plaintext-marker-1234 ]
@@ -114,7 +117,7 @@ rc=0; echo pw2 | $HA activate lkfs 2>/dev/null || rc=$?
 $HA deactivate lkfs
 rc=0; echo pw2 | $HA activate lkfs 2>/dev/null || rc=$?
 [ $rc -eq 3 ]
-! findmnt /home/lkfs
+if findmnt /home/lkfs; then echo "home.bats:120: succeeded, should have failed" >&2; exit 1; fi
 '
         [ "$status" -eq 0 ]
 }
@@ -176,7 +179,8 @@ for i in $(seq 1 60); do
         $HA deactivate lkkill
 done
 echo "opened with the old password $opened_old times, with the new $opened_new times" >&2
-[ $opened_new -gt 0 ] && [ $opened_old -gt 0 ]  # the kills landed on both sides of the switch
+[ $opened_new -gt 0 ]
+[ $opened_old -gt 0 ]  # the kills landed on both sides of the switch
 '
         [ "$status" -eq 0 ]
 }
@@ -193,13 +197,14 @@ echo pw | $HA with lkref -- sh -c "pwd >\"$T/pwd\"; test -f .bashrc"
 [ "$(cat "$T/pwd")" = /home/lkref ]
 findmnt /home/lkref          # the first session still holds it
 rc=0; $HA deactivate lkref 2>"$T/err" || rc=$?
-[ $rc -eq 5 ] && grep -q "referenced" "$T/err"
+[ $rc -eq 5 ]
+grep -q "referenced" "$T/err"
 echo >"$T/go"
 wait $first
-! findmnt /home/lkref
+if findmnt /home/lkref; then echo "home.bats:204: succeeded, should have failed" >&2; exit 1; fi
 rc=0; echo pw | $HA with lkref -- sh -c "exit 7" || rc=$?
 [ $rc -eq 7 ]
-! findmnt /home/lkref
+if findmnt /home/lkref; then echo "home.bats:207: succeeded, should have failed" >&2; exit 1; fi
 '
         [ "$status" -eq 0 ]
 }
@@ -212,12 +217,13 @@ echo pw | $HA activate lkbusy
 holder=$!
 sleep 0.2
 rc=0; $HA deactivate lkbusy 2>"$T/err" || rc=$?
-[ $rc -eq 5 ] && grep -q "in use" "$T/err"
+[ $rc -eq 5 ]
+grep -q "in use" "$T/err"
 findmnt /home/lkbusy
 $HA deactivate --force lkbusy
-! findmnt /home/lkbusy
+if findmnt /home/lkbusy; then echo "home.bats:224: succeeded, should have failed" >&2; exit 1; fi
 kill $holder; wait $holder || true
-! cat /home/lkbusy.homedir/.bashrc 2>/dev/null
+if cat /home/lkbusy.homedir/.bashrc 2>/dev/null; then echo "home.bats:226: succeeded, should have failed" >&2; exit 1; fi
 '
         [ "$status" -eq 0 ]
 }
@@ -231,8 +237,8 @@ echo pw | $HA activate lkplain
 mkdir /home/lklock/d && echo inside >/home/lklock/d/f
 $HA lock-all 2>&1 | grep -q "locked 1 home"
 $HA list | grep -E "^lklock .* locked "
-! cat /home/lklock/d/f 2>/dev/null
-! touch /home/lklock/new 2>/dev/null
+if cat /home/lklock/d/f 2>/dev/null; then echo "home.bats:240: succeeded, should have failed" >&2; exit 1; fi
+if touch /home/lklock/new 2>/dev/null; then echo "home.bats:241: succeeded, should have failed" >&2; exit 1; fi
 rc=0; $HA lock lklock 2>/dev/null || rc=$?
 [ $rc -eq 6 ]
 rc=0; echo bad | $HA unlock lklock 2>/dev/null || rc=$?
@@ -240,7 +246,8 @@ rc=0; echo bad | $HA unlock lklock 2>/dev/null || rc=$?
 echo pw | $HA unlock lklock
 [ "$(cat /home/lklock/d/f)" = inside ]
 rc=0; $HA lock lkplain 2>"$T/err" || rc=$?
-[ $rc -eq 1 ] && grep -q "cannot be locked" "$T/err"
+[ $rc -eq 1 ]
+grep -q "cannot be locked" "$T/err"
 $HA deactivate lklock
 rc=0; $HA lock lklock 2>/dev/null || rc=$?
 [ $rc -eq 8 ]
@@ -255,12 +262,14 @@ echo pw | $HA create --storage=directory lktamper
 id=/var/lib/latchkey/home/lktamper.identity
 cp $id "$T/good"
 sed -i "s/\"realName\":\"lktamper\"/\"realName\":\"mallory\"/" $id
-! cmp -s $id "$T/good"
+if cmp -s $id "$T/good"; then echo "home.bats:265: succeeded, should have failed" >&2; exit 1; fi
 rc=0; echo pw | $HA activate lktamper 2>"$T/err" || rc=$?
-[ $rc -eq 9 ] && grep -q "does not verify" "$T/err"
+[ $rc -eq 9 ]
+grep -q "does not verify" "$T/err"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); r.pop(\"signature\"); json.dump(r, open(sys.argv[1], \"w\"))" $id
 rc=0; echo pw | $HA activate lktamper 2>"$T/err" || rc=$?
-[ $rc -eq 9 ] && grep -q "not signed" "$T/err"
+[ $rc -eq 9 ]
+grep -q "not signed" "$T/err"
 cp "$T/good" $id
 echo pw | $HA activate lktamper
 $HA deactivate lktamper
@@ -268,7 +277,7 @@ $HA deactivate lktamper
 sed -i "s/\"realName\":\"lktamper\"/\"realName\":\"mallory\"/" /home/lktamper.homedir/.identity
 rc=0; echo pw | $HA activate lktamper 2>"$T/err" || rc=$?
 [ $rc -eq 9 ]
-! findmnt /home/lktamper
+if findmnt /home/lktamper; then echo "home.bats:280: succeeded, should have failed" >&2; exit 1; fi
 # A record signed by a key this host does not trust.
 mv /var/lib/latchkey/home/local.private /var/lib/latchkey/home/local.public "$T/"
 rc=0; echo pw | $HA activate lktamper 2>"$T/err" || rc=$?
@@ -281,13 +290,16 @@ rc=0; echo pw | $HA activate lktamper 2>"$T/err" || rc=$?
         in_home_ns '
 echo pw | $HA create --storage=directory --locked=yes lkblock
 rc=0; echo pw | $HA activate lkblock 2>"$T/err" || rc=$?
-[ $rc -eq 7 ] && grep -q "User record is blocked, prohibiting access." "$T/err"
+[ $rc -eq 7 ]
+grep -q "User record is blocked, prohibiting access." "$T/err"
 $HA update --locked=no --not-after="2001-01-01" lkblock
 rc=0; echo pw | $HA activate lkblock 2>"$T/err" || rc=$?
-[ $rc -eq 7 ] && grep -q "not valid anymore" "$T/err"
+[ $rc -eq 7 ]
+grep -q "not valid anymore" "$T/err"
 $HA update --not-after=infinity --not-before="+1d" lkblock
 rc=0; echo pw | $HA activate lkblock 2>"$T/err" || rc=$?
-[ $rc -eq 7 ] && grep -q "not valid yet" "$T/err"
+[ $rc -eq 7 ]
+grep -q "not valid yet" "$T/err"
 $HA update --not-before=2001-01-01 lkblock
 echo pw | $HA activate lkblock
 $HA deactivate lkblock
@@ -312,8 +324,10 @@ rc=0; $HA remove lkjson 2>/dev/null || rc=$?
 [ $rc -eq 5 ]
 $HA deactivate lkjson
 $HA remove lkjson
-[ ! -e /home/lkjson.homedir ] && [ ! -e /var/lib/latchkey/home/lkjson.identity ] && [ ! -e /var/lib/latchkey/home/lkjson.user ]
-! getent passwd lkjson
+[ ! -e /home/lkjson.homedir ]
+[ ! -e /var/lib/latchkey/home/lkjson.identity ]
+[ ! -e /var/lib/latchkey/home/lkjson.user ]
+if getent passwd lkjson; then echo "home.bats:330: succeeded, should have failed" >&2; exit 1; fi
 rc=0; $HA inspect lkjson 2>/dev/null || rc=$?
 [ $rc -eq 4 ]
 '
@@ -326,19 +340,24 @@ echo pw | $HA create --storage=directory lkacct
 [ -z "$($HA account lkacct)" ]
 $HA update --password-change-now=yes lkacct
 rc=0; out=$($HA account lkacct) || rc=$?
-[ $rc -eq 11 ] && [ "$out" = "Password change required." ]
+[ $rc -eq 11 ]
+[ "$out" = "Password change required." ]
 $HA update --password-change-now=no --password-change-max=2d --password-change-warn=3d lkacct
 rc=0; out=$($HA account lkacct) || rc=$?
-[ $rc -eq 0 ] && [ "$out" = "Password will expire soon, please change." ]
+[ $rc -eq 0 ]
+[ "$out" = "Password will expire soon, please change." ]
 $HA update --password-change-max=1us --password-change-warn=infinity lkacct
 rc=0; out=$($HA account lkacct) || rc=$?
-[ $rc -eq 11 ] && [ "$out" = "Password expired, change required." ]
+[ $rc -eq 11 ]
+[ "$out" = "Password expired, change required." ]
 $HA update --password-change-inactive=1us lkacct
 rc=0; out=$($HA account lkacct) || rc=$?
-[ $rc -eq 12 ] && [ "$out" = "Password is expired, but can'"'"'t change, refusing login." ]
+[ $rc -eq 12 ]
+[ "$out" = "Password is expired, but can'"'"'t change, refusing login." ]
 $HA update --password-change-max=infinity --password-change-inactive=infinity --locked=yes lkacct
 rc=0; out=$($HA account lkacct) || rc=$?
-[ $rc -eq 7 ] && [ "$out" = "User record is blocked, prohibiting access." ]
+[ $rc -eq 7 ]
+[ "$out" = "User record is blocked, prohibiting access." ]
 rc=0; $HA account nosuchuser 2>/dev/null || rc=$?
 [ $rc -eq 4 ]
 '
