@@ -39,6 +39,12 @@ struct agent {
         /* One inotify instance for all prompts: closing one costs milliseconds in the
          * kernel (fsnotify group teardown), which dominated the time per ask. */
         int prompt_watch;
+        /* Likewise one locked buffer for every password (wiped after each answer), and
+         * one unbound socket for every reply: no mmap/mlock or socket() per ask. */
+        struct secret *pw;
+        int reply_fd;
+        bool colors;
+        bool raw_tried; /* tty_raw_hold() called in this pass */
 };
 
 static void usage(FILE *f) {
@@ -50,7 +56,6 @@ static void usage(FILE *f) {
 
 /* Prompts for one ask and sends the answer; stops when the file goes away. */
 static int answer(struct agent *a, int dir_fd, const char *name, const struct ask_request *r) {
-        _cleanup_secret_ struct secret *pw = NULL;
         _cleanup_free_ char *shown = NULL;
         struct tty_prompt p = {
                 .echo = r->silent ? TTY_ECHO_SILENT : r->echo ? TTY_ECHO_ON : TTY_ECHO_MASKED,
@@ -80,18 +85,30 @@ static int answer(struct agent *a, int dir_fd, const char *name, const struct as
         if (k < 0)
                 return log_oom();
         p.message = shown;
-        p.colors = a->out_fd >= 0 && isatty(a->out_fd) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
-        k = tty_prompt(a->in_fd, a->out_fd, &p, &pw);
+        p.colors = a->colors;
+        if (!a->pw && secret_new(TTY_PROMPT_BUFFER, &a->pw) < 0)
+                return log_oom();
+        if (a->reply_fd < 0) {
+                a->reply_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (a->reply_fd < 0)
+                        return log_error_errno(-errno, "cannot create a socket for replies");
+        }
+        /* The TTY stays raw from the first prompt to the end of the pass: no termios and
+         * sigaction calls per ask. Not a TTY (0) or a failure: each prompt does its own. */
+        if (!a->raw_tried) {
+                (void) tty_raw_hold(a->in_fd);
+                a->raw_tried = true;
+        }
+        k = tty_prompt_buf(a->in_fd, a->out_fd, &p, a->pw);
         (void) inotify_rm_watch(a->prompt_watch, wd); /* EINVAL if the file went: fine */
         if (k == -ETIME || k == -ENOENT || k == -ECANCELED || k == -EPIPE)
                 return 0; /* expired, answered elsewhere, skipped, or no input: send nothing */
         if (k < 0)
                 return log_error_errno(k, "cannot read the password");
-        k = secret_reserve(pw, pw->size + 1);
-        if (k < 0)
-                return log_oom();
-        pw->data[pw->size++] = '\0'; /* the list form: every password NUL-terminated */
-        k = ask_reply_send(r->socket, pw);
+        a->pw->size++; /* the list form: every password NUL-terminated, as tty_prompt_buf() left it */
+        k = ask_reply_send(a->reply_fd, r->socket, a->pw);
+        explicit_bzero(a->pw->data, a->pw->size);
+        a->pw->size = 0;
         if (k < 0)
                 log_warning_errno(k, "cannot send the answer to PID %d", (int) r->pid);
         return 0;
@@ -153,7 +170,9 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                 return log_error_errno(k, "cannot read %s", dir);
         for (size_t i = 0; i < n; i++) {
                 struct ask_request r = {};
-                bool done = a->action != ACTION_LIST && ask_seen_find(a->seen, a->n_seen, &list[i].st);
+                /* Only --watch passes again: one --query pass over distinct directories lists no
+                 * ask twice, and searching what it answered would cost O(n²) over n pending asks. */
+                bool done = a->action == ACTION_WATCH && ask_seen_find(a->seen, a->n_seen, &list[i].st);
 
                 /* --watch reads answered asks again too: their querier may have died since. */
                 if (done && a->action != ACTION_WATCH)
@@ -180,7 +199,7 @@ static int process_dir(struct agent *a, const char *dir, bool per_user) {
                         }
                         else {
                                 k = answer(a, dir_fd, list[i].name, &r);
-                                if (k >= 0)
+                                if (k >= 0 && a->action == ACTION_WATCH)
                                         k = ask_seen_add(&a->seen, &a->n_seen, &list[i].st) < 0 ? log_oom() : 0;
                         }
                 }
@@ -234,13 +253,16 @@ static int tty_block(void) {
 }
 
 static int process_all(struct agent *a, char *const *dirs, size_t n_dirs) {
-        for (size_t i = 0; i < n_dirs; i++) {
-                int k = process_dir(a, dirs[i], i > 0);
+        int k = 0;
 
-                if (k < 0)
-                        return k;
+        for (size_t i = 0; i < n_dirs && k >= 0; i++)
+                k = process_dir(a, dirs[i], i > 0);
+        /* Cooked again before we wait for new asks or exit. */
+        if (a->raw_tried) {
+                tty_raw_release();
+                a->raw_tried = false;
         }
-        return 0;
+        return k;
 }
 
 /* --watch: rescan on every new or closed ask file until SIGTERM/SIGINT. */
@@ -253,17 +275,18 @@ static int watch_loop(struct agent *a, char *const *dirs, size_t n_dirs) {
                 k = ask_watch_add(ino, dirs[i]);
         if (k < 0)
                 return k;
-        for (;;) {
+        for (bool rescan = true;;) {
                 struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
 
-                k = process_all(a, dirs, n_dirs);
+                k = rescan ? process_all(a, dirs, n_dirs) : 0;
                 if (k < 0)
                         return k;
                 if (poll(p, 2, -1) < 0 && errno != EINTR)
                         return log_error_errno(-errno, "poll failed");
                 if (p[0].revents & POLLIN)
                         return 0;
-                ask_watch_drain(ino); /* any event means: rescan */
+                /* Closing a querier's temporary file is no ask yet: its rename is. */
+                rescan = ask_watch_drain(ino);
         }
 }
 
@@ -300,7 +323,13 @@ int main(int argc, char *argv[]) {
                 { "wall", no_argument, NULL, ARG_WALL },
                 {}
         };
-        struct agent a = { .action = ACTION_QUERY, .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO, .prompt_watch = -1 };
+        struct agent a = {
+                .action = ACTION_QUERY,
+                .in_fd = STDIN_FILENO,
+                .out_fd = STDOUT_FILENO,
+                .prompt_watch = -1,
+                .reply_fd = -1,
+        };
         char *dirs[2] = {};
         size_t n_dirs = 0;
         bool wall = false;
@@ -362,6 +391,14 @@ int main(int argc, char *argv[]) {
         n_dirs++;
         if (getenv("XDG_RUNTIME_DIR") && ask_dir(true, &dirs[n_dirs]) == 0)
                 n_dirs++;
+        if (n_dirs == 2) {
+                struct stat s0, s1;
+
+                /* $XDG_RUNTIME_DIR=/run makes both one directory: pass over it once. */
+                if (stat(dirs[0], &s0) == 0 && stat(dirs[1], &s1) == 0 && s0.st_dev == s1.st_dev &&
+                    s0.st_ino == s1.st_ino)
+                        free(dirs[--n_dirs]);
+        }
 
         if (a.action != ACTION_LIST) {
                 /* Our TTY is busy with prompts: tell the wall agent, for as long as we run. */
@@ -378,6 +415,7 @@ int main(int argc, char *argv[]) {
                         return log_error_errno(-errno, "cannot open %s", a.console), 1;
                 else
                         a.out_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1; /* a pipe: no prompt */
+                a.colors = a.out_fd >= 0 && isatty(a.out_fd) && !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
         }
         k = a.action == ACTION_WATCH ? watch_loop(&a, dirs, n_dirs) : process_all(&a, dirs, n_dirs);
         if (tty_fd >= 0)
@@ -387,6 +425,9 @@ int main(int argc, char *argv[]) {
         free(a.seen);
         if (a.prompt_watch >= 0)
                 close(a.prompt_watch);
+        if (a.reply_fd >= 0)
+                close(a.reply_fd);
+        secret_free(a.pw);
         for (size_t i = 0; i < n_dirs; i++)
                 free(dirs[i]);
         return k < 0 ? 1 : 0;

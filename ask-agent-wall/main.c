@@ -385,17 +385,18 @@ static int watch_loop(struct wall *w) {
                 k = ask_watch_add(ino, w->dirs[i].dir);
         if (k < 0)
                 return k;
-        for (;;) {
+        for (bool rescan = true;;) {
                 struct pollfd p[2] = { { .fd = sig, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
 
-                k = pass(w);
+                k = rescan ? pass(w) : 0;
                 if (k < 0)
                         return k;
                 if (poll(p, 2, -1) < 0 && errno != EINTR)
                         return log_error_errno(-errno, "poll failed");
                 if (p[0].revents & POLLIN)
                         return 0;
-                ask_watch_drain(ino); /* any event means: rescan */
+                /* Closing a querier's temporary file is no ask yet: its rename is. */
+                rescan = ask_watch_drain(ino);
         }
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ask.h"
@@ -31,6 +32,24 @@ static void usage(FILE *f) {
                 "                  [--timeout=SPAN] [--echo[=yes|no|masked]] [--emoji=yes|no|auto] [--no-tty]\n"
                 "                  [--accept-cached] [--multiple] [--no-output] [--user|--system] [MESSAGE...]\n"
                 "       ask-client --help | --version\n");
+}
+
+/* a then b with writev(), finishing with write_all() after a short write. */
+static int write_two(int fd, const void *a, size_t na, const void *b, size_t nb) {
+        struct iovec iov[2] = { { (void *) a, na }, { (void *) b, nb } };
+        ssize_t n;
+
+        do
+                n = writev(fd, iov, 2);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n < na) {
+                int k = write_all(fd, (const uint8_t *) a + n, na - (size_t) n);
+
+                return k < 0 ? k : write_all(fd, b, nb);
+        }
+        return write_all(fd, (const uint8_t *) b + ((size_t) n - na), nb - ((size_t) n - na));
 }
 
 /* $CREDENTIALS_DIRECTORY/NAME as a password list; -ENOENT when there is none. */
@@ -145,10 +164,10 @@ static int query(struct options *o, struct secret **ret) {
 static int print_list(const struct options *o, const struct secret *list) {
         for (size_t i = 0; i < list->size;) {
                 size_t n = strlen((const char *) list->data + i);
-                int k = write_all(STDOUT_FILENO, list->data + i, n);
+                int k;
 
-                if (k >= 0 && !o->no_newline)
-                        k = write_all(STDOUT_FILENO, "\n", 1);
+                /* The password and its newline in one write: no copy outside the secret buffer. */
+                k = write_two(STDOUT_FILENO, list->data + i, n, "\n", o->no_newline ? 0 : 1);
                 if (k < 0)
                         return log_error_errno(k, "cannot write the password");
                 if (!o->multiple)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -428,14 +429,32 @@ int ask_watch_add(int inotify_fd, const char *dir) {
         return 0;
 }
 
-void ask_watch_drain(int inotify_fd) {
-        char buf[4096];
+bool ask_watch_drain(int inotify_fd) {
+        union {
+                struct inotify_event e;
+                char raw[4096];
+        } buf;
+        bool any = false;
+        ssize_t n;
 
-        while (read(inotify_fd, buf, sizeof(buf)) > 0)
-                ;
+        while ((n = read(inotify_fd, &buf, sizeof(buf))) > 0) {
+                for (char *p = buf.raw; p < buf.raw + n;) {
+                        const struct inotify_event *e = (const struct inotify_event *) p;
+
+                        /* Watchers' temporary files (".#ask.…") are no asks; anything else may be. */
+                        if (e->len == 0 || strncmp(e->name, "ask.", 4) == 0)
+                                any = true;
+                        p += sizeof(*e) + e->len;
+                }
+                /* Room for one more event was left: the queue was empty, no read() for EAGAIN. */
+                if ((size_t) n <= sizeof(buf) - sizeof(struct inotify_event) - NAME_MAX - 1)
+                        break;
+        }
+        return any;
 }
 
 bool ask_pid_alive(pid_t pid) {
+        static bool no_pidfd;
         char path[64], buf[512];
         const char *p;
         ssize_t n;
@@ -443,6 +462,23 @@ bool ask_pid_alive(pid_t pid) {
 
         if (pid <= 0)
                 return true;
+        /* A pidfd polls readable once the process has exited, zombie or not: cheaper than
+         * formatting /proc/PID/stat, which agents would do for every ask. */
+        if (!no_pidfd) {
+                fd = pidfd_open(pid, 0);
+                if (fd >= 0) {
+                        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                        int k = poll(&pfd, 1, 0);
+
+                        close(fd);
+                        if (k >= 0)
+                                return k == 0;
+                } else if (errno == ESRCH)
+                        return false;
+                else if (errno == ENOSYS)
+                        no_pidfd = true; /* old kernel (or valgrind): not again */
+        }
+        /* No pidfds (before Linux 5.3), or pid is a thread: kill() and the state in /proc. */
         if (kill(pid, 0) < 0 && errno == ESRCH)
                 return false;
         /* Zombies count as dead: state is the field after "(comm)". */

@@ -75,8 +75,9 @@ int ask_seen_add(struct ask_seen **list, size_t *n, const struct stat *st);
 int ask_watch_start(int *ret_signal_fd, int *ret_inotify_fd);
 /* Creates dir if needed and watches it for new (moved in) or closed ask files. */
 int ask_watch_add(int inotify_fd, const char *dir);
-/* Reads and drops every queued event of a non-blocking inotify fd. */
-void ask_watch_drain(int inotify_fd);
+/* Reads and drops every queued event of a non-blocking inotify fd: true if one may
+ * concern an ask file (named ask.*, or nameless such as IN_Q_OVERFLOW or on a watched file). */
+bool ask_watch_drain(int inotify_fd);
 
 /* Alive and not a zombie; EPERM from kill() counts as alive. */
 bool ask_pid_alive(pid_t pid);

@@ -43,8 +43,7 @@ int secret_reserve(struct secret *s, size_t capacity) {
         memcpy(n->data, s->data, s->size);
         n->size = s->size;
         explicit_bzero(s->data, s->mapped);
-        munlock(s->data, s->mapped);
-        munmap(s->data, s->mapped);
+        munmap(s->data, s->mapped); /* unlocks too */
         *s = *n;
         free(n);
         return 0;
@@ -54,8 +53,7 @@ void secret_free(struct secret *s) {
         if (!s)
                 return;
         explicit_bzero(s->data, s->mapped);
-        munlock(s->data, s->mapped);
-        munmap(s->data, s->mapped);
+        munmap(s->data, s->mapped); /* unlocks too: no munlock() first */
         free(s);
 }
 

@@ -29,6 +29,7 @@ static volatile sig_atomic_t raw_signal;
 static struct termios raw_saved;
 static struct sigaction raw_old[ELEMENTSOF(prompt_signals)];
 static volatile sig_atomic_t raw_installed[ELEMENTSOF(prompt_signals)];
+static bool raw_held; /* tty_raw_hold(): raw_fd stays raw between prompts */
 
 /* The prompt's one secret buffer: the input, the bitmap of unit starts, and the output
  * not yet written (echoed keys are secret too). */
@@ -396,11 +397,21 @@ int tty_prompt_buf(int in_fd, int out_fd, const struct tty_prompt *p, struct sec
         st.s = buf;
         st.starts = buf->data + TTY_PASSWORD_MAX + 1;
         st.obuf = buf->data + OUT_OFFSET;
-        raw_signal = 0;
-        /* Raw before drawing: once the prompt is visible, keys are no longer echoed. */
-        raw = raw_begin(in_fd);
-        if (raw < 0)
-                return raw;
+        if (raw_held) {
+                /* The saved termios and handlers are the held TTY's: no second one meanwhile. */
+                if (raw_fd != in_fd)
+                        return -EBUSY;
+                /* A handler of the caller took a signal since the hold began: no longer raw. */
+                if (raw_signal != 0)
+                        return -EINTR;
+                raw = 0; /* raw already, and stays so after us */
+        } else {
+                raw_signal = 0;
+                /* Raw before drawing: once the prompt is visible, keys are no longer echoed. */
+                raw = raw_begin(in_fd);
+                if (raw < 0)
+                        return raw;
+        }
         write_prompt(p, &st);
         r = read_keys(in_fd, p, &st);
         out_str(&st, "\n");
@@ -415,6 +426,27 @@ int tty_prompt_buf(int in_fd, int out_fd, const struct tty_prompt *p, struct sec
                 return r;
         }
         return 0;
+}
+
+int tty_raw_hold(int fd) {
+        int r;
+
+        if (raw_held)
+                return raw_fd == fd ? 1 : -EBUSY;
+        raw_signal = 0;
+        r = raw_begin(fd);
+        raw_held = r > 0;
+        return r;
+}
+
+void tty_raw_release(void) {
+        int fd = raw_fd;
+
+        if (!raw_held)
+                return;
+        raw_held = false;
+        if (fd >= 0)
+                raw_end(fd);
 }
 
 int tty_prompt(int in_fd, int out_fd, const struct tty_prompt *p, struct secret **ret) {

@@ -56,5 +56,13 @@ int tty_prompt(int in_fd, int out_fd, const struct tty_prompt *p, struct secret 
  * and nothing else left in it; on failure it is all wiped and size is 0. */
 int tty_prompt_buf(int in_fd, int out_fd, const struct tty_prompt *p, struct secret *buf);
 
+/* Raw mode on fd, with the same signal handling, across several tty_prompt_buf() calls
+ * on it (no termios or sigaction calls per prompt), until tty_raw_release() restores it:
+ * 1 = held, 0 = not a TTY (nothing to hold), -errno on failure. A prompt under a hold
+ * ends with -EINTR at once if a handler of the caller took a signal since the hold began,
+ * and one on another fd is refused with -EBUSY. */
+int tty_raw_hold(int fd);
+void tty_raw_release(void);
+
 /* Whether the emoji may be shown: UTF-8 (or unset) locale and TERM not dumb or linux. */
 bool tty_emoji_supported(void);

@@ -9,12 +9,17 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ask.h"
+#include "tmpdir.h"
 
 /* Byte for byte what systemd-ask-password 252 wrote (shared spec §1.4). */
 static const char systemd_file[] = "[Ask]\nPID=8111\nSocket=/run/systemd/ask-password/sck.80dc7f940b6d9601\n"
@@ -229,6 +234,88 @@ static void test_pid_alive(void **state) {
         }
 }
 
+static void touch_at(const char *dir, const char *name) {
+        char path[PATH_MAX];
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+}
+
+static void test_watch_drain(void **state) {
+        /* Only events that may be an ask wake a rescan: a temporary file's close is none. */
+        char dir[PATH_MAX];
+        int ino;
+
+        assert_int_equal(tmpdir_make(dir, sizeof(dir), "test-ask-watch"), 0);
+        ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(ino >= 0);
+        assert_int_equal(ask_watch_add(ino, dir), 0);
+        assert_false(ask_watch_drain(ino)); /* nothing queued */
+        touch_at(dir, ".#ask.1.0123456789abcdef");
+        assert_false(ask_watch_drain(ino));
+        touch_at(dir, ".#ask.2.0123456789abcdef");
+        touch_at(dir, "ask.2");
+        assert_true(ask_watch_drain(ino));
+        assert_false(ask_watch_drain(ino)); /* drained */
+        close(ino);
+        tmpdir_remove(dir);
+}
+
+static void test_query_round_trip(void **state) {
+        /* Published, read as an agent reads it, answered from one shared socket; the
+         * client gets the list where it was received. */
+        struct ask_request r = { .message = strdup("Disk:") }, got = {};
+        struct ask_query q;
+        struct secret *list = NULL, *ret = NULL;
+        char dir[PATH_MAX];
+        int dir_fd, fd;
+
+        assert_non_null(r.message);
+        assert_int_equal(tmpdir_make(dir, sizeof(dir), "test-ask-query"), 0);
+        assert_int_equal(ask_query_start(dir, &r, &q), 0);
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dir_fd >= 0);
+        assert_int_equal(ask_file_read(dir_fd, dir, strrchr(q.ask_path, '/') + 1, getuid(), &got), 0);
+        assert_string_equal(got.socket, q.socket_path);
+        assert_string_equal(got.message, "Disk:");
+        assert_int_equal(got.pid, getpid());
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(secret_new(8, &list), 0);
+        memcpy(list->data, "a\0bc\0", 5);
+        list->size = 5;
+        assert_int_equal(ask_reply_send(fd, got.socket, list), 0);
+        assert_int_equal(ask_query_wait(&q, mono_usec() + 5 * 1000000ULL, -1, NULL, NULL, &ret), 0);
+        assert_int_equal(ret->size, 5);
+        assert_memory_equal(ret->data, "a\0bc\0", 5);
+        secret_free(ret);
+        ret = NULL;
+        /* Without a trailing NUL the last password still gets one. */
+        list->size = 4;
+        assert_int_equal(ask_reply_send(fd, got.socket, list), 0);
+        assert_int_equal(ask_query_wait(&q, mono_usec() + 5 * 1000000ULL, -1, NULL, NULL, &ret), 0);
+        assert_int_equal(ret->size, 5);
+        assert_memory_equal(ret->data, "a\0bc\0", 5);
+        secret_free(ret);
+        ret = NULL;
+        /* "-" from a one-off socket cancels. */
+        assert_int_equal(ask_reply_send(-1, got.socket, NULL), 0);
+        assert_int_equal(ask_query_wait(&q, mono_usec() + 5 * 1000000ULL, -1, NULL, NULL, &ret), -ECANCELED);
+        assert_null(ret);
+
+        close(fd);
+        close(dir_fd);
+        secret_free(list);
+        ask_request_clear(&got);
+        ask_query_end(&q);
+        ask_request_clear(&r);
+        tmpdir_remove(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_systemd_file), cmocka_unit_test(test_parse_dialect),
@@ -236,6 +323,7 @@ int main(void) {
                 cmocka_unit_test(test_format_escapes),      cmocka_unit_test(test_format_limits),
                 cmocka_unit_test(test_reply_parse),         cmocka_unit_test(test_socket_path),
                 cmocka_unit_test(test_pid_alive),
+                cmocka_unit_test(test_watch_drain),         cmocka_unit_test(test_query_round_trip),
         };
 
         return cmocka_run_group_tests_name("ask", tests, NULL, NULL);

@@ -833,6 +833,55 @@ static void test_pipe_reads_one_line_only(void **state) {
         secret_free(b);
 }
 
+static void test_raw_hold(void **state) {
+        /* One hold over two prompts: raw in between, one output write per prompt, cooked after. */
+        struct tty_prompt p = { .message = "Q:", .abort_fd = -1 };
+        struct termios before, mid, after;
+        struct secret *buf = NULL;
+        char out[512];
+        ssize_t n;
+        int master, slave;
+
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(master >= 0);
+        assert_int_equal(grantpt(master), 0);
+        assert_int_equal(unlockpt(master), 0);
+        slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+        assert_true(slave >= 0);
+        assert_int_equal(tcgetattr(slave, &before), 0);
+        assert_int_equal(secret_new(16, &buf), 0);
+
+        assert_int_equal(tty_raw_hold(slave), 1);
+        assert_int_equal(tty_raw_hold(slave), 1); /* again on the same fd: still held */
+        assert_int_equal(write_all(master, "ab\ncd\n", 6), 0); /* typed ahead for both */
+        assert_int_equal(tty_prompt_buf(slave, slave, &p, buf), 0);
+        assert_int_equal(buf->size, 2);
+        assert_memory_equal(buf->data, "ab", 3); /* NUL-terminated */
+        assert_int_equal(tcgetattr(slave, &mid), 0);
+        assert_false(mid.c_lflag & (ICANON | ECHO)); /* still raw between prompts */
+        assert_int_equal(tty_prompt_buf(master, -1, &p, buf), -EBUSY); /* not the held TTY */
+        assert_int_equal(tty_prompt_buf(slave, slave, &p, buf), 0);
+        assert_int_equal(buf->size, 2);
+        assert_memory_equal(buf->data, "cd", 3);
+        tty_raw_release();
+        tty_raw_release(); /* a second release does nothing */
+        assert_int_equal(tcgetattr(slave, &after), 0);
+        assert_true(termios_equal(&before, &after));
+
+        /* Both prompts drawn, each key a '*', the hint erased at the first key. */
+        n = read(master, out, sizeof(out) - 1);
+        assert_true(n > 0);
+        out[n] = '\0';
+        assert_non_null(strstr(out, "Q: " HINT));
+        assert_non_null(strstr(out, "**\r\n"));
+
+        /* No fd: refused before anything is touched. */
+        assert_int_equal(tty_prompt_buf(-1, -1, &p, buf), -EBADF);
+        secret_free(buf);
+        close(slave);
+        close(master);
+}
+
 static void test_pipe_output_and_keys(void **state) {
         /* Same keys as on a TTY; the prompt goes to out_fd, without ONLCR. */
         struct secret *s = NULL;
@@ -898,6 +947,7 @@ int main(void) {
                 cmocka_unit_test(test_pipe_empty_is_epipe),
                 cmocka_unit_test(test_pipe_reads_one_line_only),
                 cmocka_unit_test(test_pipe_output_and_keys),
+                cmocka_unit_test(test_raw_hold),
                 cmocka_unit_test(test_bad_fd),
         };
 
