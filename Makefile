@@ -147,10 +147,10 @@ PAMCONFDIR ?= $(PREFIX)/share/pam-configs
 
 all: $(PAM_SO) $(PAM_DRIVER)
 
-$(PAM_SO): pam/pam_latchkey.c pam/pam_latchkey.map $(wildcard lib/*.h)
+$(PAM_SO): pam/pam_latchkey.c pam/pam_latchkey.map $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DHOME_ACTIVATE_PATH='"$(BINDIR)/home-activate"' -shared \
-		-Wl,--version-script=pam/pam_latchkey.map -o $@ $< $(LDFLAGS) -lpam $(shell pkg-config --libs json-c)
+		-Wl,--version-script=pam/pam_latchkey.map -o $@ $< $(LIB_A) $(LDFLAGS) -lpam $(shell pkg-config --libs json-c)
 
 # libcrypt is linked for good: under SAN=1, ASan's crypt() interceptor binds to the
 # real one at start-up and would call NULL from a pam_unix.so loaded later.

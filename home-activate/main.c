@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "home-exit.h"
 #include "home.h"
 #include "log.h"
 #include "password.h"
@@ -22,21 +23,6 @@
 #include "tty.h"
 #include "version.h"
 
-/* Exit codes: one per outcome that the PAM module maps to its own code. */
-enum {
-        EXIT_FAILURE_OTHER = 1,
-        EXIT_USAGE = 2,
-        EXIT_BAD_PASSWORD = 3,
-        EXIT_NO_HOME = 4,
-        EXIT_BUSY = 5,
-        EXIT_ALREADY_ACTIVE = 6,
-        EXIT_ACCOUNT_LOCKED = 7,
-        EXIT_NOT_ACTIVE = 8,
-        EXIT_BAD_RECORD = 9,
-        EXIT_EXISTS = 10,
-        EXIT_PASSWORD_CHANGE = 11,  /* account: a new password is required */
-        EXIT_PASSWORD_EXPIRED = 12, /* account: expired and cannot be changed */
-};
 
 #define UID_MIN_HOME 60001 /* homed's range for regular homes */
 #define UID_MAX_HOME 60513
@@ -74,15 +60,15 @@ static void usage(FILE *f) {
 static int exit_code(int r) {
         switch (-r) {
         case 0: return 0;
-        case ENOKEY: return EXIT_BAD_PASSWORD;
-        case ENXIO: return EXIT_NO_HOME;
-        case EBUSY: return EXIT_BUSY;
-        case EALREADY: return EXIT_ALREADY_ACTIVE;
-        case EPERM: return EXIT_ACCOUNT_LOCKED;
-        case ENOEXEC: return EXIT_NOT_ACTIVE;
-        case EBADMSG: return EXIT_BAD_RECORD;
-        case EEXIST: return EXIT_EXISTS;
-        default: return EXIT_FAILURE_OTHER;
+        case ENOKEY: return HOME_EXIT_BAD_PASSWORD;
+        case ENXIO: return HOME_EXIT_NO_HOME;
+        case EBUSY: return HOME_EXIT_BUSY;
+        case EALREADY: return HOME_EXIT_ALREADY_ACTIVE;
+        case EPERM: return HOME_EXIT_BLOCKED;
+        case ENOEXEC: return HOME_EXIT_NOT_ACTIVE;
+        case EBADMSG: return HOME_EXIT_BAD_RECORD;
+        case EEXIST: return HOME_EXIT_EXISTS;
+        default: return HOME_EXIT_OTHER;
         }
 }
 
@@ -719,17 +705,17 @@ static int verb_account(const char *user) {
         home_done(&h);
         if (b != USER_RECORD_OK) {
                 puts(user_record_blocked_message(b));
-                return EXIT_ACCOUNT_LOCKED;
+                return HOME_EXIT_BLOCKED;
         }
         if (a != PASSWORD_OK)
                 puts(user_record_aging_message(a));
         switch (a) {
         case PASSWORD_CHANGE_REQUIRED:
         case PASSWORD_EXPIRED_CHANGE:
-                return EXIT_PASSWORD_CHANGE;
+                return HOME_EXIT_PASSWORD_CHANGE;
         case PASSWORD_EXPIRED_LOCKED:
         case PASSWORD_RECORD_INVALID:
-                return EXIT_PASSWORD_EXPIRED;
+                return HOME_EXIT_PASSWORD_EXPIRED;
         default:
                 return 0;
         }
@@ -840,7 +826,7 @@ int main(int argc, char *argv[]) {
                         unsigned long u = strtoul(optarg, &end, 10);
                         if (errno || *end || !*optarg || u < 1000 || u >= 65534) {
                                 log_error("--uid=%s: not a UID for a regular user (1000…65533)", optarg);
-                                return EXIT_USAGE;
+                                return HOME_EXIT_USAGE;
                         }
                         arg.uid = (uid_t) u;
                         break;
@@ -860,37 +846,37 @@ int main(int argc, char *argv[]) {
                 case ARG_CHANGE_INACTIVE: arg.change_inactive = optarg; break;
                 case ARG_FORCE: arg.force = true; break;
                 case ARG_JSON: arg.json = true; break;
-                default: usage(stderr); return EXIT_USAGE;
+                default: usage(stderr); return HOME_EXIT_USAGE;
                 }
         }
         if (optind >= argc) {
                 usage(stderr);
-                return EXIT_USAGE;
+                return HOME_EXIT_USAGE;
         }
         verb = argv[optind++];
         if (strcmp(verb, "list") && strcmp(verb, "lock-all")) {
                 if (optind >= argc) {
                         log_error("%s: missing USER", verb);
-                        return EXIT_USAGE;
+                        return HOME_EXIT_USAGE;
                 }
                 user = argv[optind++];
         }
         if (!strcmp(verb, "with")) {
                 if (optind >= argc) {
                         log_error("with: missing COMMAND");
-                        return EXIT_USAGE;
+                        return HOME_EXIT_USAGE;
                 }
         } else if (optind < argc) {
                 log_error("%s: unexpected argument \"%s\"", verb, argv[optind]);
-                return EXIT_USAGE;
+                return HOME_EXIT_USAGE;
         }
         if (geteuid() != 0) {
                 log_error("must be run as root");
-                return EXIT_FAILURE_OTHER;
+                return HOME_EXIT_OTHER;
         }
         r = crypto_init();
         if (r < 0)
-                return EXIT_FAILURE_OTHER;
+                return HOME_EXIT_OTHER;
 
         if (!strcmp(verb, "create"))
                 r = verb_create(user);
@@ -923,7 +909,7 @@ int main(int argc, char *argv[]) {
         else {
                 log_error("unknown verb \"%s\"", verb);
                 usage(stderr);
-                return EXIT_USAGE;
+                return HOME_EXIT_USAGE;
         }
         return exit_code(r);
 }

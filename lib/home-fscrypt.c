@@ -275,11 +275,10 @@ static int drop_slots_except(int dir_fd, unsigned keep) {
 }
 
 /* Writes new_password's slot in a free index and proves that it opens. */
-static int add_slot(struct home *h, int dir_fd, const struct secret *key, const char *new_password,
-                    unsigned *ret_index) {
+static int add_slot(int dir_fd, const struct keyslot_kdf *kdf, const struct secret *key,
+                    const char *new_password, unsigned *ret_index) {
         _cleanup_secret_ struct secret *check = NULL;
         _cleanup_free_ char *slot = NULL;
-        struct keyslot_kdf kdf;
         uint32_t mask;
         unsigned j = 0;
         int r;
@@ -291,9 +290,7 @@ static int add_slot(struct home *h, int dir_fd, const struct secret *key, const 
                 j++;
         if (j == FSCRYPT_SLOTS_MAX)
                 return log_fail(-ENOSPC, "all %d key slots are in use", FSCRYPT_SLOTS_MAX);
-        r = kdf_settings(h, &kdf);
-        if (r >= 0)
-                r = keyslot_wrap(&kdf, new_password, strlen(new_password), key, &slot);
+        r = keyslot_wrap(kdf, new_password, strlen(new_password), key, &slot);
         if (r < 0)
                 return log_error_errno(r, "cannot wrap the key");
         r = fscrypt_slot_write(dir_fd, j, slot);
@@ -308,11 +305,28 @@ static int add_slot(struct home *h, int dir_fd, const struct secret *key, const 
         return 0;
 }
 
+/* The new slot's cost: --kdf= if given, else the cost of the slot it replaces,
+ * which create calibrated (a passwd at login should not calibrate again). */
+static int passwd_kdf(const struct home *h, int dir_fd, unsigned old_index, struct keyslot_kdf *ret) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (h->kdf)
+                return kdf_settings(h, ret);
+        r = fscrypt_slot_read(dir_fd, old_index, &text);
+        if (r >= 0)
+                r = keyslot_inspect(text, strlen(text), ret);
+        if (r < 0)
+                return kdf_settings(h, ret);
+        return 0;
+}
+
 static int fscrypt_passwd(struct home *h, const char *old_password, const char *new_password,
                           int (*commit)(struct home *h)) {
         _cleanup_close_ int dir_fd = -1, parent_fd = -1;
         _cleanup_secret_ struct secret *key = NULL;
         struct fscrypt_identifier id, got;
+        struct keyslot_kdf kdf;
         unsigned old_index, new_index = 0;
         int r, present;
 
@@ -333,7 +347,9 @@ static int fscrypt_passwd(struct home *h, const char *old_password, const char *
         r = drop_slots_except(dir_fd, old_index);
         if (r < 0)
                 return r;
-        r = add_slot(h, dir_fd, key, new_password, &new_index);
+        r = passwd_kdf(h, dir_fd, old_index, &kdf);
+        if (r >= 0)
+                r = add_slot(dir_fd, &kdf, key, new_password, &new_index);
         if (r < 0)
                 return r;
         /* The embedded record lives inside the tree: it needs the key while written. */

@@ -25,8 +25,10 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "home-exit.h"
 #include "home.h"
 #include "macro.h"
+#include "userrecord.h"
 
 #ifndef HOME_ACTIVATE_PATH
 #define HOME_ACTIVATE_PATH "/usr/local/bin/home-activate"
@@ -37,23 +39,6 @@
 #define MAX_ATTEMPTS 5
 #define FAIL_DELAY_USEC 3000000U /* homework pads a bad password to 3 s; libpam applies it on failure */
 #define HELPER_OUTPUT_MAX 65536  /* per stream */
-
-/* Exit codes of home-activate (see its main.c). */
-enum {
-        HA_OK = 0,
-        HA_OTHER = 1,
-        HA_USAGE = 2,
-        HA_BAD_PASSWORD = 3,
-        HA_NO_HOME = 4,
-        HA_BUSY = 5,
-        HA_ALREADY_ACTIVE = 6,
-        HA_BLOCKED = 7,
-        HA_NOT_ACTIVE = 8,
-        HA_BAD_RECORD = 9,
-        HA_EXISTS = 10,
-        HA_PASSWORD_CHANGE = 11,
-        HA_PASSWORD_EXPIRED = 12,
-};
 
 struct options {
         const char *helper;
@@ -127,20 +112,6 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, bool r
         return 0;
 }
 
-/* The rules of home-activate's user names; root and nobody never have a home. */
-static bool user_name_ok(const char *name) {
-        size_t n = strlen(name);
-
-        if (n == 0 || n > 31 || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
-                return false;
-        for (size_t i = 1; i < n; i++) {
-                char c = name[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-                        return false;
-        }
-        return strcmp(name, "root") != 0 && strcmp(name, "nobody") != 0;
-}
-
 /* PAM_SUCCESS with *ret_user for a user with a latchkey home, PAM_USER_UNKNOWN
  * for anyone else, or the error of pam_get_user. */
 static int get_home_user(pam_handle_t *pamh, const struct options *o, const char **ret_user) {
@@ -156,7 +127,7 @@ static int get_home_user(pam_handle_t *pamh, const struct options *o, const char
         }
         if (!user || !*user)
                 return PAM_SERVICE_ERR;
-        if (!user_name_ok(user))
+        if (!user_name_is_valid(user))
                 return PAM_USER_UNKNOWN;
         if (asprintf(&path, HOME_STATE_DIR "/%s.identity", user) < 0) {
                 path = NULL;
@@ -387,9 +358,9 @@ static void home_ref_cleanup(pam_handle_t *pamh, void *data, int error_status) {
         close(ref->fd);
         ref->fd = -1;
         if (release && helper(pamh, &o, ARGS("deactivate", ref->user), NULL, &status, NULL) == PAM_SUCCESS) {
-                if (status == HA_BUSY)
+                if (status == HOME_EXIT_BUSY)
                         pam_syslog(pamh, LOG_NOTICE, "Not deactivating home directory of %s, as it is still used.", ref->user);
-                else if (status != HA_OK)
+                else if (status != HOME_EXIT_OK)
                         pam_syslog(pamh, LOG_ERR, "Failed to release the home of %s: home-activate exit status %d",
                                    ref->user, status);
         }
@@ -517,15 +488,15 @@ static int bad_password(pam_handle_t *pamh, const char *user, unsigned *attempts
  * a bad password, as a PAM code with pam_systemd_home's messages. */
 static int helper_failure(pam_handle_t *pamh, const struct options *o, const char *user, const char *verb, int status) {
         switch (status) {
-        case HA_NO_HOME: /* the identity exists (checked first): the storage is missing */
+        case HOME_EXIT_NO_HOME: /* the identity exists (checked first): the storage is missing */
                 (void) pam_prompt(pamh, PAM_ERROR_MSG, NULL,
                                   "Home of user %s is currently absent, please plug in the necessary storage device or backing file system.",
                                   user);
                 return PAM_PERM_DENIED;
-        case HA_BLOCKED:
+        case HOME_EXIT_BLOCKED:
                 (void) pam_prompt(pamh, PAM_ERROR_MSG, NULL, "User record is blocked, prohibiting access.");
                 return PAM_ACCT_EXPIRED;
-        case HA_BAD_RECORD:
+        case HOME_EXIT_BAD_RECORD:
                 (void) pam_prompt(pamh, PAM_ERROR_MSG, NULL, "User record not valid, prohibiting access.");
                 return PAM_ACCT_EXPIRED;
         default:
@@ -572,10 +543,10 @@ static int authenticate_loop(pam_handle_t *pamh, const struct options *o, const 
                         if (r != PAM_SUCCESS)
                                 return r;
                 } else
-                        status = HA_BAD_PASSWORD; /* cannot be passed as a line, so it cannot be the password */
-                if (status == HA_OK || (status == HA_ALREADY_ACTIVE && strcmp(verb, "activate") == 0))
+                        status = HOME_EXIT_BAD_PASSWORD; /* cannot be passed as a line, so it cannot be the password */
+                if (status == HOME_EXIT_OK || (status == HOME_EXIT_ALREADY_ACTIVE && strcmp(verb, "activate") == 0))
                         break;
-                if (status != HA_BAD_PASSWORD)
+                if (status != HOME_EXIT_BAD_PASSWORD)
                         return helper_failure(pamh, o, user, verb, status);
                 r = bad_password(pamh, user, &attempts, &password);
                 if (r != PAM_SUCCESS)
@@ -624,11 +595,11 @@ _public_ int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const 
                 return r;
         }
         if (ref) {
-                ref->release = status == HA_OK; /* activated by us: released at pam_end unless a session takes over */
+                ref->release = status == HOME_EXIT_OK; /* activated by us: released at pam_end unless a session takes over */
                 r = ref_store(pamh, ref);
                 if (r != PAM_SUCCESS)
                         return r;
-        } else if (status == HA_OK)
+        } else if (status == HOME_EXIT_OK)
                 have->release = true;
         pam_syslog(pamh, LOG_NOTICE, "Home for user %s successfully acquired.", user);
         return PAM_SUCCESS;
@@ -657,20 +628,20 @@ _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const cha
         if (r != PAM_SUCCESS)
                 return r;
         out[strcspn(out, "\n")] = 0; /* one line: the user-facing message */
-        if (*out && status != HA_BAD_RECORD && status != HA_NO_HOME)
+        if (*out && status != HOME_EXIT_BAD_RECORD && status != HOME_EXIT_NO_HOME)
                 (void) pam_prompt(pamh, PAM_ERROR_MSG, NULL, "%s", out);
         switch (status) {
-        case HA_OK:
+        case HOME_EXIT_OK:
                 return PAM_SUCCESS;
-        case HA_BLOCKED:
+        case HOME_EXIT_BLOCKED:
                 return PAM_ACCT_EXPIRED;
-        case HA_PASSWORD_CHANGE:
+        case HOME_EXIT_PASSWORD_CHANGE:
                 return PAM_NEW_AUTHTOK_REQD;
-        case HA_PASSWORD_EXPIRED:
+        case HOME_EXIT_PASSWORD_EXPIRED:
                 return PAM_AUTHTOK_EXPIRED;
-        case HA_NO_HOME:
+        case HOME_EXIT_NO_HOME:
                 return PAM_USER_UNKNOWN; /* removed since the check */
-        case HA_BAD_RECORD:
+        case HOME_EXIT_BAD_RECORD:
                 (void) pam_prompt(pamh, PAM_ERROR_MSG, NULL, "User record not valid, prohibiting access.");
                 return PAM_ACCT_EXPIRED;
         default:
@@ -692,9 +663,9 @@ static int home_state(pam_handle_t *pamh, const struct options *o, const char *u
         r = helper(pamh, o, ARGS("inspect", "--json", user), NULL, &exit_status, &out);
         if (r != PAM_SUCCESS)
                 return r;
-        if (exit_status == HA_NO_HOME)
+        if (exit_status == HOME_EXIT_NO_HOME)
                 return PAM_USER_UNKNOWN;
-        if (exit_status != HA_OK)
+        if (exit_status != HOME_EXIT_OK)
                 return helper_failure(pamh, o, user, "inspect", exit_status);
         root = json_tokener_parse(out);
         if (root && json_object_object_get_ex(root, "status", &status) &&
@@ -728,7 +699,7 @@ static int session_acquire(pam_handle_t *pamh, const struct options *o, const ch
                 else if (strcmp(state, "locked") == 0)
                         verb = "unlock";
                 else if (strcmp(state, "absent") == 0)
-                        r = helper_failure(pamh, o, user, "inspect", HA_NO_HOME);
+                        r = helper_failure(pamh, o, user, "inspect", HOME_EXIT_NO_HOME);
                 else if (strcmp(state, "active") != 0) {
                         pam_syslog(pamh, LOG_ERR, "The home of %s is in an unknown state \"%s\".", user, state);
                         r = PAM_SERVICE_ERR;
@@ -812,7 +783,7 @@ _public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
                 pam_syslog(pamh, LOG_ERR, "Failed to get user name: %s", pam_strerror(pamh, r));
                 return r;
         }
-        if (!u || !user_name_ok(u) || !get_ref(pamh, u)) /* we never took a reference */
+        if (!u || !user_name_is_valid(u) || !get_ref(pamh, u)) /* we never took a reference */
                 return PAM_SUCCESS;
         user = strdup(u);
         if (!user)
@@ -827,9 +798,9 @@ _public_ int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const
         r = helper(pamh, &o, ARGS("deactivate", user), NULL, &status, NULL);
         if (r != PAM_SUCCESS)
                 return PAM_SESSION_ERR;
-        if (status == HA_BUSY)
+        if (status == HOME_EXIT_BUSY)
                 pam_syslog(pamh, LOG_NOTICE, "Not deactivating home directory of %s, as it is still used.", user);
-        else if (status != HA_OK) {
+        else if (status != HOME_EXIT_OK) {
                 pam_syslog(pamh, LOG_ERR, "Failed to release user home of %s: %s deactivate exited with status %d",
                            user, o.helper, status);
                 return PAM_SESSION_ERR;
@@ -926,10 +897,10 @@ _public_ int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const cha
                         if (r != PAM_SUCCESS)
                                 return r;
                 } else
-                        status = HA_BAD_PASSWORD;
-                if (status == HA_OK)
+                        status = HOME_EXIT_BAD_PASSWORD;
+                if (status == HOME_EXIT_OK)
                         break;
-                if (status != HA_BAD_PASSWORD)
+                if (status != HOME_EXIT_BAD_PASSWORD)
                         return helper_failure(pamh, &o, user, "passwd", status);
                 r = bad_password(pamh, user, &attempts, &old);
                 if (r != PAM_SUCCESS)

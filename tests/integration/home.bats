@@ -145,6 +145,10 @@ for storage in directory fscrypt; do
 done
 # fscrypt: exactly one slot is left, for the newest password.
 [ "$(getfattr -d -m "^trusted.latchkey" --absolute-names /home/lkfscrypt.homedir | grep -c "^trusted.latchkey.slot")" -eq 1 ]
+# Without --kdf=, passwd keeps the cost of the slot it replaces.
+printf "newer\nnewest\n" | $HA passwd lkfscrypt
+getfattr -d -m "^trusted.latchkey" --absolute-names /home/lkfscrypt.homedir | grep -q "argon2id t=1 m=64 p=1 "
+echo newest | $HA authenticate lkfscrypt
 '
         [ "$status" -eq 0 ]
 }
