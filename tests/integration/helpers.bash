@@ -45,3 +45,28 @@ not() {
                 return 1
         fi
 }
+
+# Writes $T/ns-setup.sh, the start of every script that runs in a private mount
+# namespace for the home tests: tmpfs over latchkey's state and run directories, a
+# fresh loop-mounted ext4 (-O encrypt) as /home, errexit with the failing line named,
+# background processes killed on exit (a failed test must not hang bats), and not().
+write_home_ns_setup() {
+        cat >"$T/ns-setup.sh" <<'EOF'
+set -eu
+trap 'echo "test.sh line $LINENO failed: $BASH_COMMAND" >&2' ERR
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+mount --make-rprivate /
+mkdir -p /var/lib/latchkey /run/latchkey
+mount -t tmpfs -o mode=0755 tmpfs /var/lib/latchkey
+mount -t tmpfs -o mode=0755 tmpfs /run/latchkey
+truncate -s 48M "$T/home.img"
+mkfs.ext4 -q -O encrypt -F "$T/home.img"
+mount -o loop "$T/home.img" /home
+not() {
+        if "$@"; then
+                echo "succeeded, should have failed: $*" >&2
+                return 1
+        fi
+}
+EOF
+}

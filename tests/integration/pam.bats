@@ -47,16 +47,9 @@ in_pam_ns() {
                 export UID_WRAPPER_DISABLE_DEEPBIND=1
         fi
         ls -d /tmp/pam.?????? 2>/dev/null | sort >"$T/pamdirs.before" || true
+        write_home_ns_setup
         cat >"$T/setup.sh" <<'EOF'
-set -eu
-trap 'echo "test.sh line $LINENO failed: $BASH_COMMAND" >&2' ERR
-mount --make-rprivate /
-mkdir -p /var/lib/latchkey /run/latchkey
-mount -t tmpfs -o mode=0755 tmpfs /var/lib/latchkey
-mount -t tmpfs -o mode=0755 tmpfs /run/latchkey
-truncate -s 48M "$T/home.img"
-mkfs.ext4 -q -O encrypt -F "$T/home.img"
-mount -o loop "$T/home.img" /home
+. "$T/ns-setup.sh"
 HA="$B/home-activate"
 M="$B/pam_latchkey.so home_activate=$HA"
 mkdir -p "$T/svc"
@@ -90,7 +83,7 @@ end_session() {
         wait "$pid" || rc=$?
         [ $rc -eq 0 ] || { cat "$T/$1.out" "$T/$1.err" >&2; return 1; }
 }
-# Assertions: one command per line, and not (helpers.bash) instead of "!".
+# Assertions: one command per line, and not (ns-setup.sh) instead of "!".
 # has FILE LINE: FILE contains exactly this line.
 has() { grep -qxF -- "$2" "$1" || { echo "missing in $1: $2" >&2; cat "$1" >&2; return 1; }; }
 # prompts FILE: the prompts and messages in order, one per line.
@@ -141,10 +134,11 @@ rc=0; printf "bad-pass-x9\npw1\n" | drv lk lkwrong auth,end >"$T/out" 2>"$T/err"
 ERROR_MSG: Password incorrect or not sufficient for authentication of user lkwrong.
 PROMPT: Sorry, try again: " ]
 has "$T/out" "RESULT auth: 0 (Success)"
-# libpam randomises the requested 3 s by up to ±25 % (2.25 s … 3.75 s).
+# libpam randomises the requested 3 s to base × (1 + s), s the mean of three uniform
+# draws in [-0.5, 0.5) (pam_delay.c): 1.5 s … 4.5 s.
 d=$(sed -n "s/^FAIL_DELAY: \([0-9]*\) .*/\1/p" "$T/out")
-[ "$d" -ge 2250000 ]
-[ "$d" -le 3750000 ]
+[ "$d" -ge 1500000 ]
+[ "$d" -lt 4500000 ]
 grep -q "wrong password for lkwrong" "$T/err"
 not grep -q -e bad-pass-x9 -e pw1 "$T/err"
 # pam_end without close_session releases the activation this handle made.
