@@ -15,9 +15,10 @@
 # Rows marked "info" have no target: writing to stdout shows the cost without the
 # output file (ours writes it atomically with fsync, systemd-creds 252 does not).
 #
-# Then tests/bench/ask.sh benchmarks the password tools (ask-client, ask-agent-tty) and
-# tests/bench/home.sh home-activate, each with its own table and targets (as root; see
-# there); the exit status is 1 if any target is missed, 2 if something could not be measured.
+# Then tests/bench/ask.sh (the password tools), home.sh (home-activate), pam.sh
+# (pam_latchkey) and tpm2.sh (TPM2 credentials on swtpm), each with its own table and
+# targets (the first three as root; see there); the exit status is 1 if any target is
+# missed, 2 if something could not be measured.
 #
 # Environment: BUILD (default build), SYSTEMD_CREDS (default /usr/bin/systemd-creds),
 # BENCH_RUNS (30), BENCH_WARMUP (3), BENCH_RSS_RUNS (10), BENCH_KEEP=1 keeps the
@@ -192,12 +193,10 @@ for n, r in enumerate(rows):
         print("-+-".join("-" * x for x in w))
 '
 
-echo
-BUILD="$BUILD" "$ROOT/tests/bench/ask.sh"
-ask_status=$?
-[ "$ask_status" -gt "$failed" ] && failed=$ask_status
-echo
-BUILD="$BUILD" "$ROOT/tests/bench/home.sh"
-home_status=$?
-[ "$home_status" -gt "$failed" ] && failed=$home_status
+for script in ask home pam tpm2; do
+        echo
+        BUILD="$BUILD" "$ROOT/tests/bench/$script.sh"
+        status=$?
+        [ "$status" -gt "$failed" ] && failed=$status
+done
 exit "$failed"
