@@ -12,6 +12,7 @@ DESTDIR   ?=
 
 PKGS      := libgcrypt libkeyutils json-c libxcrypt
 PKGS      += tss2-esys tss2-mu tss2-rc tss2-tctildr
+PKGS      += libcryptsetup
 TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty ask-agent-wall home-activate
 MAN1      := $(foreach t,$(filter-out home-activate,$(TOOLS)),$(t)/$(t).1)
 MAN8      := home-activate/home-activate.8
@@ -86,6 +87,7 @@ DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang 
             libclang-rt-14-dev libkeyutils-dev keyutils libjson-c-dev libcrypt-dev e2fsprogs attr tmux systemd util-linux mount hyperfine time valgrind python3
 DEB_PKGS += libpam0g-dev libpam-wrapper pamtester
 DEB_PKGS += swtpm swtpm-tools tpm2-tools libtss2-dev
+DEB_PKGS += cryptsetup-bin libcryptsetup-dev qemu-system-x86 busybox-static cpio
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -113,6 +115,17 @@ check: deps-check
 	@BUILD=$(BUILD) VALGRIND=$(VALGRIND) tests/run
 
 unit-build: $(UNIT_BINS)
+
+# --- VM stage: LUKS homes with real dm-crypt ------------------------------------
+# tests/vm/run.sh boots a Debian kernel under qemu (TCG) with the host root shared
+# read-only over 9p and runs tests/vm/suite.sh inside, printing TAP (tests/run
+# counts it in check). The kernel is cached in $(BUILD)/vm.
+.PHONY: check-vm bench-vm
+check-vm: deps-check all
+	@BUILD=$(BUILD) tests/vm/run.sh
+
+bench-vm: deps-check all
+	@BUILD=$(BUILD) tests/bench/home-luks.sh
 
 demo: deps-check all
 	@BUILD=$(BUILD) tests/demo.sh

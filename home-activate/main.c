@@ -32,13 +32,15 @@ static struct {
         const char *locked, *not_before, *not_after, *change_now;
         const char *change_min, *change_max, *change_warn, *change_inactive;
         uid_t uid;
+        uint64_t disk_size;
         bool force, json;
 } arg = { .uid = (uid_t) -1 };
 
 static void usage(FILE *f) {
         fprintf(f,
-                "usage: home-activate create [--storage=directory|fscrypt] [--uid=UID] [--real-name=NAME]\n"
+                "usage: home-activate create [--storage=directory|fscrypt|luks] [--uid=UID] [--real-name=NAME]\n"
                 "                            [--shell=PATH] [--home-dir=PATH] [--image-path=PATH]\n"
+                "                            [--disk-size=BYTES[K|M|G|T]] (luks)\n"
                 "                            [--kdf=t=N,m=KIB,p=N] [RECORD OPTIONS] USER\n"
                 "       home-activate activate|authenticate|remove|lock|unlock USER\n"
                 "       home-activate passwd [--kdf=t=N,m=KIB,p=N] USER\n"
@@ -132,6 +134,28 @@ static int read_new_password(struct secret **ret) {
         if (strcmp((char *) pw->data, (char *) again->data) != 0)
                 return log_fail(-EINVAL, "passwords do not match");
         *ret = TAKE_PTR(pw);
+        return 0;
+}
+
+/* BYTES[K|M|G|T], powers of 1024. */
+static int parse_size(const char *s, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+        unsigned shift = 0;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s || *s == '-')
+                return -EINVAL;
+        if (*end) {
+                const char *units = "KMGT", *u = strchr(units, *end);
+                if (!u || end[1])
+                        return -EINVAL;
+                shift = 10 * (unsigned) (u - units + 1);
+        }
+        if (v == 0 || v > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = (uint64_t) v << shift;
         return 0;
 }
 
@@ -287,8 +311,11 @@ static int verb_create(const char *user) {
         if (arg.storage) {
                 storage = home_storage_from_string(arg.storage);
                 if (storage == HOME_STORAGE_INVALID || !home_backend_get(storage))
-                        return log_fail(-EINVAL, "--storage=%s is not supported (directory, fscrypt)", arg.storage);
+                        return log_fail(-EINVAL, "--storage=%s is not supported (directory, fscrypt, luks)", arg.storage);
         }
+        if (arg.disk_size && storage != HOME_STORAGE_LUKS)
+                return log_fail(-EINVAL, "--disk-size= applies to --storage=luks only");
+        h.disk_size = arg.disk_size;
         if (home_identity_path(user, ".identity", &identity) < 0)
                 return log_oom();
         if (access(identity, F_OK) >= 0)
@@ -344,9 +371,11 @@ static int activate_home(struct home *h, const char *password) {
         r = b->activate(h, password);
         if (r < 0)
                 return r;
-        fd = open(h->record->image_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        r = fd < 0 ? log_error_errno(-errno, "cannot open %s", h->record->image_path)
-                   : home_reconcile(h, fd, password);
+        r = home_open_dir(h, &fd);
+        if (r >= 0 && fd < 0)
+                r = log_fail(-EIO, "the home of %s is not mounted after activation", h->record->user_name);
+        if (r >= 0)
+                r = home_reconcile(h, fd, password);
         if (fd >= 0)
                 close(fd);
         fd = -1;
@@ -422,9 +451,9 @@ static int commit_passwd(struct home *h) {
                 r = home_save_host(h);
         if (r < 0)
                 return r;
-        fd = open(h->record->image_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(-errno, "cannot open %s", h->record->image_path);
+        r = home_open_dir(h, &fd);
+        if (r < 0 || fd < 0) /* an inactive LUKS home: its header copy is the backend's */
+                return r;
         return home_save_embedded(h, fd);
 }
 
@@ -470,9 +499,10 @@ static int verb_update(const char *user) {
                 r = home_save_host(&h);
         /* An inactive home gets the newer record at its next activation. */
         if (r >= 0 && state == HOME_ACTIVE) {
-                _cleanup_close_ int fd = open(h.record->image_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                r = fd < 0 ? log_error_errno(-errno, "cannot open %s", h.record->image_path)
-                           : home_save_embedded(&h, fd);
+                _cleanup_close_ int fd = -1;
+                r = home_open_dir(&h, &fd);
+                if (r >= 0 && fd >= 0)
+                        r = home_save_embedded(&h, fd);
         }
         home_done(&h);
         return r;
@@ -661,6 +691,8 @@ static int verb_inspect(const char *user) {
                 json_object_object_del(copy, "privileged");
                 json_object_object_add(copy, "status", o);
                 json_object_object_add(o, "signedLocally", json_object_new_boolean(sig == RECORD_SIGNED_LOCALLY));
+                if (home_backend_get(h.record->storage)->inspect)
+                        (void) home_backend_get(h.record->storage)->inspect(&h, o);
                 puts(json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(copy);
         } else {
@@ -682,6 +714,8 @@ static int verb_inspect(const char *user) {
                 print_time("Last passwd", ur->last_password_change_usec);
                 print_time("Not before", ur->not_before_usec);
                 print_time("Not after", ur->not_after_usec);
+                if (home_backend_get(ur->storage)->inspect)
+                        (void) home_backend_get(ur->storage)->inspect(&h, NULL);
         }
         home_done(&h);
         return 0;
@@ -787,7 +821,7 @@ static int verb_with(const char *user, char **argv) {
 int main(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_STORAGE, ARG_UID, ARG_REAL_NAME, ARG_SHELL, ARG_HOME_DIR, ARG_IMAGE_PATH,
                ARG_KDF, ARG_LOCKED, ARG_NOT_BEFORE, ARG_NOT_AFTER, ARG_CHANGE_NOW, ARG_FORCE, ARG_JSON,
-               ARG_CHANGE_MIN, ARG_CHANGE_MAX, ARG_CHANGE_WARN, ARG_CHANGE_INACTIVE };
+               ARG_CHANGE_MIN, ARG_CHANGE_MAX, ARG_CHANGE_WARN, ARG_CHANGE_INACTIVE, ARG_DISK_SIZE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -798,6 +832,7 @@ int main(int argc, char *argv[]) {
                 { "home-dir", required_argument, NULL, ARG_HOME_DIR },
                 { "image-path", required_argument, NULL, ARG_IMAGE_PATH },
                 { "kdf", required_argument, NULL, ARG_KDF },
+                { "disk-size", required_argument, NULL, ARG_DISK_SIZE },
                 { "locked", required_argument, NULL, ARG_LOCKED },
                 { "not-before", required_argument, NULL, ARG_NOT_BEFORE },
                 { "not-after", required_argument, NULL, ARG_NOT_AFTER },
@@ -836,6 +871,12 @@ int main(int argc, char *argv[]) {
                 case ARG_HOME_DIR: arg.home_dir = optarg; break;
                 case ARG_IMAGE_PATH: arg.image_path = optarg; break;
                 case ARG_KDF: arg.kdf = optarg; break;
+                case ARG_DISK_SIZE:
+                        if (parse_size(optarg, &arg.disk_size) < 0) {
+                                log_error("--disk-size=%s: not a size (BYTES with an optional K, M, G or T)", optarg);
+                                return HOME_EXIT_USAGE;
+                        }
+                        break;
                 case ARG_LOCKED: arg.locked = optarg; break;
                 case ARG_NOT_BEFORE: arg.not_before = optarg; break;
                 case ARG_NOT_AFTER: arg.not_after = optarg; break;

@@ -35,6 +35,8 @@ const struct home_backend *home_backend_get(enum home_storage s) {
                 return &home_backend_directory;
         case HOME_STORAGE_FSCRYPT:
                 return &home_backend_fscrypt;
+        case HOME_STORAGE_LUKS:
+                return &home_backend_luks;
         default:
                 return NULL;
         }
@@ -251,6 +253,8 @@ int home_get_state(struct home *h, enum home_state *ret) {
         const struct home_backend *b = home_backend_get(h->record->storage);
         struct stat image, mnt;
 
+        if (b->get_state)
+                return b->get_state(h, ret);
         if (stat(h->record->image_path, &image) < 0) {
                 if (errno != ENOENT)
                         return log_error_errno(-errno, "%s", h->record->image_path);
@@ -270,6 +274,19 @@ int home_get_state(struct home *h, enum home_state *ret) {
                 if (r > 0)
                         *ret = HOME_LOCKED;
         }
+        return 0;
+}
+
+int home_open_dir(struct home *h, int *ret_fd) {
+        const struct home_backend *b = home_backend_get(h->record->storage);
+        int fd;
+
+        if (b->open_dir)
+                return b->open_dir(h, ret_fd);
+        fd = open(h->record->image_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(-errno, "cannot open %s", h->record->image_path);
+        *ret_fd = fd;
         return 0;
 }
 

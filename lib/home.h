@@ -20,6 +20,7 @@ struct home {
         int op_lock_fd;             /* USER.op, held exclusively during an operation */
         const char *kdf;            /* key slot KDF cost "t=N,m=KIB,p=N"; NULL = ~1 s */
         uint8_t key_id[16];         /* fscrypt: identifier of the key added by create */
+        uint64_t disk_size;         /* LUKS: bytes of the image that create makes; 0 = default */
 };
 
 struct home_backend {
@@ -41,10 +42,18 @@ struct home_backend {
         /* Whether the storage's keys are out of the kernel while mounted (locked). */
         int (*is_locked)(struct home *h);                     /* NULL: never */
         int (*remove)(struct home *h);
+        /* LUKS: the storage's own state (NULL: homeDirectory bind-mounted from imagePath). */
+        int (*get_state)(struct home *h, enum home_state *ret);
+        /* LUKS: the directory that holds the embedded .identity; *ret_fd = -1 when it is
+         * not reachable while inactive (NULL: imagePath). */
+        int (*open_dir)(struct home *h, int *ret_fd);
+        /* LUKS: extra lines for inspect, or fields added to json when it is not NULL. */
+        int (*inspect)(struct home *h, json_object *json);
 };
 const struct home_backend *home_backend_get(enum home_storage s);
 extern const struct home_backend home_backend_directory;
 extern const struct home_backend home_backend_fscrypt;
+extern const struct home_backend home_backend_luks;
 
 /* Paths of the host files for user: STATE/USER.identity, STATE/USER.user. */
 int home_identity_path(const char *user, const char *suffix, char **ret);
@@ -69,6 +78,9 @@ int home_reconcile(struct home *h, int image_fd, const char *password);
 
 /* Current state of h's storage. */
 int home_get_state(struct home *h, enum home_state *ret);
+/* The directory holding the embedded .identity (the backend's open_dir, else
+ * imagePath); *ret_fd = -1 if the storage has none while inactive (LUKS). */
+int home_open_dir(struct home *h, int *ret_fd);
 /* Bind-mounts the image directory on homeDirectory with the record's flags. */
 int home_mount_bind(struct home *h);
 /* Unmounts homeDirectory: -EBUSY when in use, unless force (lazy detach). */
