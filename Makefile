@@ -160,7 +160,15 @@ PAMCONFDIR ?= $(PREFIX)/share/pam-configs
 
 all: $(PAM_SO) $(PAM_DRIVER)
 
-$(PAM_SO): pam/pam_latchkey.c pam/pam_latchkey.map $(LIB_A)
+# The module has home-activate's path built in: rebuild it when BINDIR changes.
+$(BUILD)/bindir.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(BINDIR)' | cmp -s - $@ || echo '$(BINDIR)' > $@
+
+.PHONY: FORCE
+FORCE:
+
+$(PAM_SO): pam/pam_latchkey.c pam/pam_latchkey.map $(LIB_A) $(BUILD)/bindir.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DHOME_ACTIVATE_PATH='"$(BINDIR)/home-activate"' -shared \
 		-Wl,--version-script=pam/pam_latchkey.map -o $@ $< $(LIB_A) $(LDFLAGS) -lpam $(shell pkg-config --libs json-c)
