@@ -199,7 +199,8 @@ for i in $(seq 1 30); do
         new=p$i
         printf "%s\n%s\n" $cur $new | $HA passwd $KDF lkl 2>/dev/null &
         pid=$!
-        sleep "$(printf "0.%03d" $((RANDOM % span % 1000)))"
+        ms=$(( (RANDOM * 32768 + RANDOM) % span ))
+        sleep "$(printf "%d.%03d" $((ms / 1000)) $((ms % 1000)))"
         kill -9 $pid 2>/dev/null || true
         wait $pid 2>/dev/null || true
         cryptsetup isLuks --type luks2 /home/lkl.home
