@@ -21,6 +21,8 @@ LIBDIR    ?= $(PREFIX)/lib
 UNITS     := ask-agent-tty/latchkey-ask-password-console.path ask-agent-tty/latchkey-ask-password-console.service \
              ask-agent-wall/latchkey-ask-password-wall.path ask-agent-wall/latchkey-ask-password-wall.service
 USER_UNITS := ask-agent-wall/latchkey-ask-password-user.path ask-agent-wall/latchkey-ask-password-user.service
+# The credential service for unprivileged users (cred-decrypt --serve).
+UNITS     += cred-decrypt/latchkey-creds.socket cred-decrypt/latchkey-creds@.service
 
 # SAN=1: AddressSanitizer + UBSan build, in its own tree.
 ifeq ($(SAN),1)
@@ -88,6 +90,7 @@ DEB_PKGS := build-essential pkg-config libgcrypt20-dev libcmocka-dev bats clang 
 DEB_PKGS += libpam0g-dev libpam-wrapper pamtester
 DEB_PKGS += swtpm swtpm-tools tpm2-tools libtss2-dev
 DEB_PKGS += cryptsetup-bin libcryptsetup-dev qemu-system-x86 busybox-static cpio
+DEB_PKGS += openssh-server sshfs python3-cryptography
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -208,7 +211,8 @@ install: all
 		sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(USERUNITDIR)/$${u##*/}; \
 		chmod 0644 $(DESTDIR)$(USERUNITDIR)/$${u##*/}; \
 	done
-	install -m 0644 cred-decrypt/example-app.service $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 cred-decrypt/example-app.service cred-decrypt/example-mount.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0755 cred-decrypt/latchkey-mount-sshfs $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cred.h"
+#include "credserve.h"
 #include "crypto.h"
 #include "credstore.h"
 #include "io.h"
@@ -18,9 +19,11 @@ static void usage(FILE *f) {
         fprintf(f,
                 "usage: cred-decrypt [-q] [--name=NAME] [--with-key=KEY] [--host-key=PATH] [--timestamp=TIME]\n"
                 "                    [--allow-expired] [--allow-null|--refuse-null]\n"
-                "                    [--tpm2-device=PATH|auto|DRIVER:CONF] [--tpm2-signature=JSON] INPUT|- [OUTPUT|-]\n"
+                "                    [--tpm2-device=PATH|auto|DRIVER:CONF] [--tpm2-signature=JSON]\n"
+                "                    [--user | --uid=UID|NAME] INPUT|- [OUTPUT|-]\n"
                 "       cred-decrypt [options] [--load=ID[:PATH]]... [--import=GLOB]... [--set=ID:VALUE]...\n"
                 "                    [--user=USER] -- COMMAND [ARGS]...\n"
+                "       cred-decrypt --serve [--host-key=PATH] [--tpm2-device=...] [--tpm2-signature=JSON]\n"
                 "       cred-decrypt --help | --version\n");
 }
 
@@ -58,6 +61,14 @@ static int run_exec_mode(struct request *reqs, size_t n, const struct cred_decry
                 uid = pw->pw_uid;
                 gid = pw->pw_gid;
         }
+        /* As the service manager: root (PID1) opens system credentials and its own scoped ones
+         * (ANY_SCOPE); a user opens credentials scoped to itself, through the credential service
+         * when it cannot read the host key, which serves its user scope only. */
+        if (!store.params.scoped) {
+                store.params.scoped = true;
+                store.params.uid = geteuid();
+        }
+        store.params.any_scope = true;
         if (crypto_init() < 0 || credstore_open(&store, uid, gid) < 0) {
                 credstore_abandon(&store);
                 return 1;
@@ -140,7 +151,7 @@ static int run_decrypt(const char *input, const char *output, const char *name, 
         }
         if (cred_blob_from_text(text->data, text->size, &blob, &blob_size) < 0)
                 return 1;
-        if (cred_decrypt(params, blob, blob_size, &plain) < 0)
+        if (credserve_decrypt_auto(params, blob, blob_size, &plain) < 0)
                 return 1;
         return write_output(output, plain->data, plain->size, 0600) < 0 ? 1 : 0;
 }
@@ -149,7 +160,7 @@ int main(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100, ARG_NAME, ARG_WITH_KEY, ARG_HOST_KEY, ARG_TIMESTAMP, ARG_ALLOW_EXPIRED,
                 ARG_ALLOW_NULL, ARG_REFUSE_NULL, ARG_LOAD, ARG_SET, ARG_IMPORT, ARG_USER, ARG_TPM2_DEVICE,
-                ARG_TPM2_SIGNATURE,
+                ARG_TPM2_SIGNATURE, ARG_UID, ARG_SERVE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -164,7 +175,9 @@ int main(int argc, char *argv[]) {
                 { "load", required_argument, NULL, ARG_LOAD },
                 { "set", required_argument, NULL, ARG_SET },
                 { "import", required_argument, NULL, ARG_IMPORT },
-                { "user", required_argument, NULL, ARG_USER },
+                { "user", optional_argument, NULL, ARG_USER },
+                { "uid", required_argument, NULL, ARG_UID },
+                { "serve", no_argument, NULL, ARG_SERVE },
                 { "quiet", no_argument, NULL, 'q' },
                 { "tpm2-device", required_argument, NULL, ARG_TPM2_DEVICE },
                 { "tpm2-signature", required_argument, NULL, ARG_TPM2_SIGNATURE },
@@ -173,7 +186,7 @@ int main(int argc, char *argv[]) {
         struct cred_decrypt_params params = { .now = now_usec() };
         _cleanup_free_ struct request *reqs = NULL;
         const char *name = NULL, *user = NULL;
-        bool name_given = false;
+        bool name_given = false, serve = false;
         size_t n_reqs = 0;
         int c;
 
@@ -247,7 +260,25 @@ int main(int argc, char *argv[]) {
                         break;
                 }
                 case ARG_USER:
-                        user = optarg;
+                        if (optarg) { /* --user=USER: exec mode, the owner of the directory */
+                                user = optarg;
+                                break;
+                        }
+                        /* --user: scope to the caller, as systemd-creds --user */
+                        params.scoped = true;
+                        params.uid = getuid();
+                        params.any_scope = geteuid() == 0;
+                        break;
+                case ARG_UID:
+                        if (cred_uid_parse(optarg, &params.uid) < 0) {
+                                log_error("unknown user or invalid UID \"%s\"", optarg);
+                                return 2;
+                        }
+                        params.scoped = true;
+                        params.any_scope = geteuid() == 0; /* as root's systemd-creds decrypt --uid= */
+                        break;
+                case ARG_SERVE:
+                        serve = true;
                         break;
                 case ARG_TPM2_DEVICE:
                         if (strcmp(optarg, "list") == 0) {
@@ -268,6 +299,15 @@ int main(int argc, char *argv[]) {
                 }
         }
 
+        if (serve) {
+                if (optind != argc || n_reqs > 0 || user || params.scoped || name_given) {
+                        log_error("--serve takes no arguments and only --host-key=, --tpm2-device=, --tpm2-signature=, --allow-null/--refuse-null");
+                        return 2;
+                }
+                if (crypto_init() < 0)
+                        return 1;
+                return credserve_serve(STDIN_FILENO, &params) < 0 ? 1 : 0;
+        }
         if (n_reqs > 0 || user) {
                 if (optind >= argc) {
                         log_error("--load/--set/--import need a COMMAND to run after \"--\"");

@@ -7,6 +7,7 @@
 
 #include "base64.h"
 #include "cred.h"
+#include "credserve.h"
 #include "crypto.h"
 #include "io.h"
 #include "log.h"
@@ -49,13 +50,56 @@ static void usage(FILE *f) {
                 "usage: cred-encrypt [-HTpq] [--name=NAME] [--with-key=KEY] [--host-key=PATH]\n"
                 "                    [--timestamp=TIME] [--not-after=TIME] [--raw]\n"
                 "                    [--tpm2-device=PATH|auto|DRIVER:CONF] [--tpm2-pcrs=PCRS]\n"
-                "                    [--tpm2-public-key=PEM] [--tpm2-public-key-pcrs=PCRS] INPUT|- OUTPUT|-\n"
+                "                    [--tpm2-public-key=PEM] [--tpm2-public-key-pcrs=PCRS]\n"
+                "                    [--user | --uid=UID|NAME] INPUT|- OUTPUT|-\n"
                 "       cred-encrypt [-q] --has-tpm2\n"
                 "       cred-encrypt --help | --version\n"
                 "KEY: auto (default), auto-initrd, host, null, tpm2, host+tpm2,\n"
                 "     tpm2-with-public-key, host+tpm2-with-public-key.\n"
                 "PCRS: INDEX|NAME[:BANK[=HEX]] joined by + or , (e.g. 7+11, secure-boot-policy,\n"
                 "      7:sha256=<64 hex digits>); empty for none.\n");
+}
+
+/* Encrypts through the credential service, for a caller that cannot read the host key. */
+static int encrypt_via_service(const struct cred_encrypt_params *p, const struct secret *plaintext, uint8_t **ret,
+                               size_t *ret_size) {
+        _cleanup_secret_ struct secret *blob = NULL;
+        struct credserve_request q = {
+                .op = CREDSERVE_OP_ENCRYPT,
+                .flags = CREDSERVE_FLAG_UID | CREDSERVE_FLAG_TIMESTAMP,
+                .uid = (uint32_t) p->uid,
+                .timestamp = p->timestamp,
+                .not_after = p->not_after,
+                .data = plaintext->data,
+                .data_size = plaintext->size,
+        };
+        int r;
+
+        if (!p->scoped)
+                return log_fail(-EACCES, "cannot read the host key; as an unprivileged user, make a user-scoped credential (--user)");
+        if (p->tpm2_device || p->tpm2_pcrs_set || p->tpm2_public_key || p->tpm2_public_key_pcrs_set)
+                return log_fail(-EINVAL, "--tpm2-* options are not available through the credential service, which uses its own TPM2 settings");
+        switch (p->key) {
+        case CRED_KEY_AUTO: q.key = CREDSERVE_KEY_AUTO; break;
+        case CRED_KEY_HOST: q.key = CREDSERVE_KEY_HOST; break;
+        case CRED_KEY_HOST_TPM2: q.key = CREDSERVE_KEY_HOST_TPM2; break;
+        case CRED_KEY_HOST_TPM2_PK: q.key = CREDSERVE_KEY_HOST_TPM2_PK; break;
+        default:
+                return log_fail(-EOPNOTSUPP, "key type %s is not available for user-scoped credentials", cred_key_to_string(p->key));
+        }
+        if (p->name && p->name[0]) {
+                q.flags |= CREDSERVE_FLAG_NAME;
+                strcpy(q.name, p->name); /* validated: ≤ 255 */
+        }
+        r = credserve_call(&q, &blob);
+        if (r < 0)
+                return r;
+        *ret = malloc(blob->size ? blob->size : 1);
+        if (!*ret)
+                return log_oom();
+        memcpy(*ret, blob->data, blob->size);
+        *ret_size = blob->size;
+        return 0;
 }
 
 /* Escapes a credential name for a unit file: C escapes, and % for specifiers. */
@@ -114,6 +158,7 @@ int main(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100, ARG_NAME, ARG_WITH_KEY, ARG_HOST_KEY, ARG_TIMESTAMP, ARG_NOT_AFTER, ARG_RAW,
                 ARG_TPM2_DEVICE, ARG_TPM2_PCRS, ARG_TPM2_PUBLIC_KEY, ARG_TPM2_PUBLIC_KEY_PCRS, ARG_HAS_TPM2,
+                ARG_USER, ARG_UID,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -131,6 +176,8 @@ int main(int argc, char *argv[]) {
                 { "tpm2-public-key", required_argument, NULL, ARG_TPM2_PUBLIC_KEY },
                 { "tpm2-public-key-pcrs", required_argument, NULL, ARG_TPM2_PUBLIC_KEY_PCRS },
                 { "has-tpm2", no_argument, NULL, ARG_HAS_TPM2 },
+                { "user", no_argument, NULL, ARG_USER },
+                { "uid", required_argument, NULL, ARG_UID },
                 {}
         };
         struct cred_encrypt_params params = {
@@ -222,6 +269,17 @@ int main(int argc, char *argv[]) {
                 case ARG_HAS_TPM2:
                         has_tpm2_mode = true;
                         break;
+                case ARG_USER:
+                        params.scoped = true;
+                        params.uid = getuid();
+                        break;
+                case ARG_UID:
+                        if (cred_uid_parse(optarg, &params.uid) < 0) {
+                                log_error("unknown user or invalid UID \"%s\"", optarg);
+                                return 2;
+                        }
+                        params.scoped = true;
+                        break;
                 default:
                         usage(stderr);
                         return 2;
@@ -287,7 +345,11 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "cannot read %s", input);
                 return 1;
         }
-        if (cred_encrypt(&params, plaintext->data, plaintext->size, &blob, &blob_size) < 0)
+        if (credserve_wanted(params.host_key_path))
+                r = encrypt_via_service(&params, plaintext, &blob, &blob_size);
+        else
+                r = cred_encrypt(&params, plaintext->data, plaintext->size, &blob, &blob_size);
+        if (r < 0)
                 return 1;
 
         if (raw) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gcrypt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,8 @@ static const struct {
 #define CRED_HEADER_SIZE 32
 #define TPM2_HEADER_SIZE 20 /* pcr_mask u64, pcr_bank u16, primary_alg u16, blob_size u32, policy_hash_size u32 */
 #define PK_HEADER_SIZE 12   /* pcr_mask u64, size u32 */
+#define SCOPED_HEADER_SIZE 8 /* flags u64 */
+#define SCOPE_FLAGS 7        /* HAS_UID | HAS_MACHINE | HAS_USERNAME: the only value systemd writes or reads */
 
 enum cred_key cred_key_from_string(const char *s) {
         for (int k = 0; k < _CRED_KEY_MAX; k++)
@@ -114,10 +117,68 @@ static uint64_t get_le64(const uint8_t *p) {
         return (uint64_t) get_le32(p) | (uint64_t) get_le32(p + 4) << 32;
 }
 
+int cred_scope_key(uint8_t key[32], uid_t uid) {
+        _cleanup_free_ char *buf = NULL;
+        struct passwd pw, *found = NULL;
+        uint8_t machine_id[16], msg[8 + 4];
+        gcry_md_hd_t h;
+        long n = sysconf(_SC_GETPW_R_SIZE_MAX);
+        size_t bufsize = n > 0 ? (size_t) n : 16384;
+        int r;
+
+        buf = malloc(bufsize);
+        if (!buf)
+                return log_oom();
+        r = getpwuid_r(uid, &pw, buf, bufsize, &found);
+        if (r != 0 || !found)
+                return log_fail(-ESRCH, "no user with UID %u on this machine, cannot scope the credential key",
+                                (unsigned) uid);
+        r = machine_id_get(machine_id);
+        if (r < 0)
+                return r;
+        put_le64(msg, SCOPE_FLAGS);
+        put_le32(msg + 8, (uint32_t) uid);
+        if (gcry_md_open(&h, GCRY_MD_SHA256, GCRY_MD_FLAG_HMAC | GCRY_MD_FLAG_SECURE))
+                return log_fail(-EIO, "cannot set up HMAC-SHA256");
+        if (gcry_md_setkey(h, key, 32)) {
+                gcry_md_close(h);
+                return log_fail(-EIO, "cannot set up HMAC-SHA256");
+        }
+        gcry_md_write(h, msg, sizeof(msg));
+        gcry_md_write(h, machine_id, sizeof(machine_id));
+        gcry_md_write(h, found->pw_name, strlen(found->pw_name) + 1); /* with its NUL */
+        memcpy(key, gcry_md_read(h, GCRY_MD_SHA256), 32);
+        gcry_md_close(h);
+        return 0;
+}
+
+int cred_uid_parse(const char *s, uid_t *ret) {
+        struct passwd *pw;
+        char *end;
+        unsigned long v;
+
+        if (!s[0])
+                return -EINVAL;
+        if (s[0] >= '0' && s[0] <= '9') {
+                errno = 0;
+                v = strtoul(s, &end, 10);
+                if (errno || *end || v >= UINT32_MAX || (uid_t) v != v)
+                        return -EINVAL;
+                *ret = (uid_t) v;
+                return 0;
+        }
+        pw = getpwnam(s);
+        if (!pw)
+                return -ESRCH;
+        *ret = pw->pw_uid;
+        return 0;
+}
+
 /* AES key = SHA-256 of the key material: host key ‖ TPM2 secret, each only if
- * the key type uses it; nothing at all for null. */
+ * the key type uses it; nothing at all for null. Scoped types then go through
+ * cred_scope_key() for `uid`. */
 static int derive_key(enum cred_key k, const char *host_key_path, bool may_create, const uint8_t *tpm2_secret,
-                      size_t tpm2_size, uint8_t aes_key[32]) {
+                      size_t tpm2_size, uid_t uid, uint8_t aes_key[32]) {
         _cleanup_secret_ struct secret *host = NULL;
         const char *path;
         gcry_md_hd_t h;
@@ -139,6 +200,13 @@ static int derive_key(enum cred_key k, const char *host_key_path, bool may_creat
                 gcry_md_write(h, tpm2_secret, tpm2_size);
         memcpy(aes_key, gcry_md_read(h, GCRY_MD_SHA256), 32);
         gcry_md_close(h);
+        if (key_types[k].flags & SCOPED) {
+                r = cred_scope_key(aes_key, uid);
+                if (r < 0) {
+                        explicit_bzero(aes_key, 32);
+                        return r;
+                }
+        }
         return 0;
 }
 
@@ -238,6 +306,36 @@ static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t,
         const char *path;
         int r;
 
+        if (p->scoped) {
+                /* systemd's _CRED_AUTO_SCOPED: the host key always, the TPM2 too when there is one. */
+                if (want == CRED_KEY_AUTO) {
+                        bool sealed = false;
+
+                        if (tpm2_present() || tpm2_device_given(p->tpm2_device)) {
+                                r = load_public_key(p, false, t);
+                                if (r < 0)
+                                        return r;
+                                r = tpm2_part_seal(p, t);
+                                if (r >= 0)
+                                        sealed = true;
+                                else
+                                        log_warning("TPM2 sealing failed, continuing without TPM2");
+                        }
+                        *ret = !sealed ? CRED_KEY_HOST_SCOPED
+                                       : t->pem ? CRED_KEY_HOST_TPM2_PK_SCOPED : CRED_KEY_HOST_TPM2_SCOPED;
+                        return 0;
+                }
+                if (want == CRED_KEY_HOST)
+                        want = CRED_KEY_HOST_SCOPED;
+                else if (want == CRED_KEY_HOST_TPM2)
+                        want = CRED_KEY_HOST_TPM2_SCOPED;
+                else if (want == CRED_KEY_HOST_TPM2_PK)
+                        want = CRED_KEY_HOST_TPM2_PK_SCOPED;
+                else
+                        return log_fail(-EOPNOTSUPP, "key type %s is not available for user-scoped credentials "
+                                        "(use auto, host, host+tpm2 or host+tpm2-with-public-key)",
+                                        cred_key_to_string(want));
+        }
         if (want == CRED_KEY_AUTO || want == CRED_KEY_AUTO_INITRD) {
                 bool host = false, sealed = false;
 
@@ -274,8 +372,8 @@ static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t,
         }
         if (want < 0 || want >= _CRED_KEY_ON_DISK_MAX)
                 return log_fail(-EINVAL, "invalid key type");
-        if (key_types[want].flags & SCOPED)
-                return log_fail(-EOPNOTSUPP, "user-scoped credentials are not supported yet");
+        if ((key_types[want].flags & SCOPED) && !p->scoped)
+                return log_fail(-EINVAL, "a user-scoped key type needs a user scope");
         if (key_types[want].flags & NEEDS_TPM2) {
                 if (key_types[want].flags & NEEDS_PK) {
                         r = load_public_key(p, true, t);
@@ -318,6 +416,8 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
                 aad += ALIGN8(TPM2_HEADER_SIZE + t.sealed.blob_size + t.sealed.policy_hash_size);
         if (key_types[k].flags & NEEDS_PK)
                 aad += ALIGN8(PK_HEADER_SIZE + t.pem_size);
+        if (key_types[k].flags & SCOPED)
+                aad += SCOPED_HEADER_SIZE;
 
         total = aad + meta + size + 16;
         out = calloc(1, total);
@@ -345,7 +445,10 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
                 put_le64(out + o, t.pk_mask);
                 put_le32(out + o + 8, (uint32_t) t.pem_size);
                 memcpy(out + o + PK_HEADER_SIZE, t.pem, t.pem_size);
+                o += ALIGN8(PK_HEADER_SIZE + t.pem_size);
         }
+        if (key_types[k].flags & SCOPED)
+                put_le64(out + o, SCOPE_FLAGS);
 
         /* Metadata goes straight into the output and is encrypted in place. */
         put_le64(out + aad, p->timestamp);
@@ -354,7 +457,7 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
         if (name_len > 0)
                 memcpy(out + aad + 20, p->name, name_len);
 
-        r = derive_key(k, p->host_key_path, true, t.secret, t.secret_size, aes_key);
+        r = derive_key(k, p->host_key_path, true, t.secret, t.secret_size, p->uid, aes_key);
         if (r < 0)
                 return r;
         r = cipher_open(aes_key, out + CRED_HEADER_SIZE, 12, &h);
@@ -433,8 +536,11 @@ static int parse_header(const struct cred_decrypt_params *p, const uint8_t *blob
                 if (r < 0)
                         return r;
         }
-        if (key_types[k].flags & SCOPED)
-                return log_fail(-EMEDIUMTYPE, "credential is user-scoped (%s); user-scoped credentials are not supported yet",
+        if ((key_types[k].flags & SCOPED) && !p->scoped)
+                return log_fail(-EMEDIUMTYPE, "credential is user-scoped (%s), but no user was selected (--user, --uid=)",
+                                key_types[k].name);
+        if (!(key_types[k].flags & SCOPED) && p->scoped && !p->any_scope)
+                return log_fail(-EMEDIUMTYPE, "credential is not user-scoped (%s), but a user scope was requested",
                                 key_types[k].name);
         if (size < CRED_HEADER_SIZE)
                 return log_fail(-EBADMSG, "credential truncated: %zu bytes, the header alone is %d", size,
@@ -497,6 +603,16 @@ static int parse_header(const struct cred_decrypt_params *p, const uint8_t *blob
                 th->pem_size = pem_size;
                 th->pk_mask = (uint32_t) mask;
                 aad += ALIGN8(PK_HEADER_SIZE + (size_t) pem_size);
+        }
+        if (key_types[k].flags & SCOPED) {
+                uint64_t flags;
+
+                if (size < aad + SCOPED_HEADER_SIZE)
+                        return log_fail(-EBADMSG, "credential truncated: no room for its scope header");
+                flags = get_le64(blob + aad);
+                if (flags != SCOPE_FLAGS)
+                        return log_fail(-EOPNOTSUPP, "credential's scope flags 0x%" PRIx64 " are not supported", flags);
+                aad += SCOPED_HEADER_SIZE;
         }
         if (aad > size || size - aad < 16)
                 return log_fail(-EBADMSG, "credential truncated: %zu bytes, headers and tag need %zu", size, aad + 16);
@@ -572,7 +688,7 @@ int cred_decrypt(const struct cred_decrypt_params *p, const uint8_t *blob, size_
                 if (r < 0)
                         return r;
         }
-        r = derive_key(k, p->host_key_path, false, tpm2_secret, tpm2_size, aes_key);
+        r = derive_key(k, p->host_key_path, false, tpm2_secret, tpm2_size, p->uid, aes_key);
         explicit_bzero(tpm2_secret, sizeof(tpm2_secret));
         if (r < 0)
                 return r;
@@ -601,6 +717,12 @@ int cred_decrypt(const struct cred_decrypt_params *p, const uint8_t *blob, size_
         pt->size -= meta_len;
         *ret = TAKE_PTR(pt);
         return 0;
+}
+
+bool cred_needs_privileged_key(const uint8_t *blob, size_t size) {
+        enum cred_key k = size >= 16 ? cred_key_from_id(blob) : CRED_KEY_INVALID;
+
+        return k != CRED_KEY_INVALID && (key_types[k].flags & (NEEDS_HOST | NEEDS_TPM2));
 }
 
 static bool is_raw_credential(const uint8_t *data, size_t size) {

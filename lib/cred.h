@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "secret.h"
 #include "tpm2.h"
@@ -58,6 +59,11 @@ struct cred_encrypt_params {
         const char *tpm2_public_key; /* PEM path; NULL: systemd's tpm2-pcr-public-key.pem search */
         uint32_t tpm2_public_key_pcrs;
         bool tpm2_public_key_pcrs_set; /* false: PCR 11 */
+        /* User scope (systemd v256+ --user/--uid=): key is host (or host+tpm2[-with-public-key]) and the AES key
+         * is HMAC'ed with flags 7, the UID, the machine ID and the UID's user name. AUTO becomes host + TPM2
+         * if one is present; other key types are refused. */
+        bool scoped;
+        uid_t uid;
 };
 
 struct cred_decrypt_params {
@@ -70,7 +76,18 @@ struct cred_decrypt_params {
         enum cred_key required_key;
         const char *tpm2_device;
         const char *tpm2_signature; /* JSON path; NULL: systemd's tpm2-pcr-signature.json search */
+        /* Scope, as systemd: without `scoped` only system credentials open; with it, only credentials
+         * scoped to `uid`, plus system ones if `any_scope` (PID1, root's --uid=). */
+        bool scoped;
+        uid_t uid;
+        bool any_scope;
 };
+
+/* The scoped AES key: HMAC-SHA256(key, le64(7) ‖ le32(uid) ‖ machine-id ‖ user name ‖ NUL), in place.
+ * The user name is the UID's on this machine; -ESRCH if it has none. */
+int cred_scope_key(uint8_t key[32], uid_t uid);
+/* --uid=: a numeric UID (not -1) or a user name. */
+int cred_uid_parse(const char *s, uid_t *ret);
 
 /* Encrypts plaintext (≤ CRED_PLAINTEXT_MAX) into a binary credential. */
 int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, size_t size,
@@ -79,5 +96,7 @@ int cred_encrypt(const struct cred_encrypt_params *p, const uint8_t *plaintext, 
 int cred_decrypt(const struct cred_decrypt_params *p, const uint8_t *blob, size_t size, struct secret **ret);
 /* Turns credential file contents (Base64 text or the raw binary form) into the binary form. */
 int cred_blob_from_text(const uint8_t *text, size_t size, uint8_t **ret, size_t *ret_size);
+/* True if the binary credential's key type needs the host key or the TPM2 (false for null, unknown). */
+bool cred_needs_privileged_key(const uint8_t *blob, size_t size);
 /* True if the data looks like an encrypted credential (raw or Base64). */
 bool cred_looks_encrypted(const uint8_t *text, size_t size);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "credserve.h"
 #include "credstore.h"
 #include "io.h"
 #include "log.h"
@@ -34,6 +35,42 @@ static const char *const encrypted_dirs[] = {
 static const char *const plain_dirs[] = {
         "/etc/credstore", "/run/credstore", "/usr/local/lib/credstore", "/usr/lib/credstore",
 };
+
+/* An unprivileged caller searches its own stores instead, as systemd 258's user manager:
+ * $XDG_CONFIG_HOME/credstore (~/.config/credstore), $XDG_RUNTIME_DIR/credstore,
+ * ~/.local/lib/credstore; the .encrypted twins first. */
+#define STORE_DIRS_MAX 4
+struct dir_list {
+        const char *dirs[STORE_DIRS_MAX];
+        char buf[STORE_DIRS_MAX][PATH_MAX];
+        size_t n;
+};
+
+static void dir_list_add(struct dir_list *l, const char *base, const char *sub, bool encrypted) {
+        if (!base || base[0] != '/' || l->n >= STORE_DIRS_MAX)
+                return;
+        if (snprintf(l->buf[l->n], PATH_MAX, "%s%s/credstore%s", base, sub, encrypted ? ".encrypted" : "") >= PATH_MAX)
+                return;
+        l->dirs[l->n] = l->buf[l->n];
+        l->n++;
+}
+
+static void store_dirs(bool encrypted, struct dir_list *l) {
+        const char *home = getenv("HOME"), *config = getenv("XDG_CONFIG_HOME");
+
+        l->n = 0;
+        if (geteuid() == 0) {
+                for (size_t i = 0; i < ELEMENTSOF(encrypted_dirs); i++)
+                        l->dirs[l->n++] = encrypted ? encrypted_dirs[i] : plain_dirs[i];
+                return;
+        }
+        if (config && config[0] == '/')
+                dir_list_add(l, config, "", encrypted);
+        else
+                dir_list_add(l, home, "/.config", encrypted);
+        dir_list_add(l, getenv("XDG_RUNTIME_DIR"), "", encrypted);
+        dir_list_add(l, home, "/.local/lib", encrypted);
+}
 
 static int mount_private_fs(const char *where) {
         static const unsigned long flags = MS_NODEV | MS_NOEXEC | MS_NOSUID | MS_NOSYMFOLLOW;
@@ -173,7 +210,7 @@ static int add_from_file(struct credstore *s, const char *id, const char *path, 
                 return r;
         s->params.expected_name = id;
         log_set_context(path);
-        r = cred_decrypt(&s->params, blob, blob_size, &plain);
+        r = credserve_decrypt_auto(&s->params, blob, blob_size, &plain);
         log_set_context(NULL);
         s->params.expected_name = NULL;
         if (r < 0)
@@ -192,6 +229,7 @@ static int search(const char *const *dirs, size_t n, const char *name, char *buf
 }
 
 int credstore_load(struct credstore *s, const char *id, const char *path) {
+        struct dir_list dirs;
         char buf[PATH_MAX];
         int r;
 
@@ -204,10 +242,12 @@ int credstore_load(struct credstore *s, const char *id, const char *path) {
                 path = id;
         if (!cred_name_valid(path))
                 return log_fail(-EINVAL, "invalid credential name \"%s\"", path);
-        r = search(encrypted_dirs, ELEMENTSOF(encrypted_dirs), path, buf, sizeof(buf));
+        store_dirs(true, &dirs);
+        r = search(dirs.dirs, dirs.n, path, buf, sizeof(buf));
         if (r > 0)
                 return add_from_file(s, id, buf, true);
-        r = search(plain_dirs, ELEMENTSOF(plain_dirs), path, buf, sizeof(buf));
+        store_dirs(false, &dirs);
+        r = search(dirs.dirs, dirs.n, path, buf, sizeof(buf));
         if (r > 0)
                 return add_from_file(s, id, buf, false);
         if (r < 0)
@@ -241,6 +281,7 @@ static int import_dir(struct credstore *s, const char *dir, const char *glob, bo
 
 int credstore_import(struct credstore *s, const char *glob) {
         const char *received = getenv("CREDENTIALS_DIRECTORY");
+        struct dir_list dirs;
         int r;
 
         /* As systemd's ImportCredential=: received and plain credentials first, then encrypted. */
@@ -249,13 +290,15 @@ int credstore_import(struct credstore *s, const char *glob) {
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(plain_dirs); i++) {
-                r = import_dir(s, plain_dirs[i], glob, false);
+        store_dirs(false, &dirs);
+        for (size_t i = 0; i < dirs.n; i++) {
+                r = import_dir(s, dirs.dirs[i], glob, false);
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; i < ELEMENTSOF(encrypted_dirs); i++) {
-                r = import_dir(s, encrypted_dirs[i], glob, true);
+        store_dirs(true, &dirs);
+        for (size_t i = 0; i < dirs.n; i++) {
+                r = import_dir(s, dirs.dirs[i], glob, true);
                 if (r < 0)
                         return r;
         }

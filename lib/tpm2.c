@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
@@ -21,6 +22,99 @@
 #include "log.h"
 #include "macro.h"
 #include "tpm2.h"
+
+/* ---- tpm2-tss, loaded on first use ---------------------------------------------
+ * Most runs of the credential tools never touch a TPM2, and linking tpm2-tss pulls
+ * in libcrypto, which costs every process about a millisecond to load and relocate.
+ * So the libraries are dlopen()ed by the functions that need them (as systemd does);
+ * the calls below go through these pointers. */
+#define TSS2_SYMBOLS(X) \
+        X(Esys_Create) \
+        X(Esys_CreatePrimary) \
+        X(Esys_Finalize) \
+        X(Esys_FlushContext) \
+        X(Esys_GetCapability) \
+        X(Esys_Initialize) \
+        X(Esys_Load) \
+        X(Esys_LoadExternal) \
+        X(Esys_PCR_Read) \
+        X(Esys_PolicyAuthorize) \
+        X(Esys_PolicyGetDigest) \
+        X(Esys_PolicyPCR) \
+        X(Esys_PolicyRestart) \
+        X(Esys_ReadPublic) \
+        X(Esys_StartAuthSession) \
+        X(Esys_Startup) \
+        X(Esys_TRSess_SetAttributes) \
+        X(Esys_TR_Close) \
+        X(Esys_TR_FromTPMPublic) \
+        X(Esys_Unseal) \
+        X(Esys_VerifySignature) \
+        X(Tss2_MU_TPM2B_PRIVATE_Marshal) \
+        X(Tss2_MU_TPM2B_PRIVATE_Unmarshal) \
+        X(Tss2_MU_TPM2B_PUBLIC_Marshal) \
+        X(Tss2_MU_TPM2B_PUBLIC_Unmarshal) \
+        X(Tss2_MU_TPMT_PUBLIC_Marshal) \
+        X(Tss2_RC_Decode) \
+        X(Tss2_TctiLdr_Finalize) \
+        X(Tss2_TctiLdr_Initialize) \
+
+#define TSS2_DECLARE(f) static __typeof__(f) *sym_##f;
+TSS2_SYMBOLS(TSS2_DECLARE)
+
+static int tpm2_dlopen(void) {
+        static const char *const libs[] = {
+                "libtss2-esys.so.0", "libtss2-mu.so.0", "libtss2-rc.so.0", "libtss2-tctildr.so.0",
+        };
+        static void *handles[ELEMENTSOF(libs)];
+        static int state = 1; /* 1: not tried yet; then 0 or the error */
+
+        if (state <= 0)
+                return state;
+        for (size_t i = 0; i < ELEMENTSOF(libs); i++) {
+                handles[i] = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+                if (!handles[i])
+                        return state = log_fail(-EOPNOTSUPP, "TPM2 support needs tpm2-tss: %s", dlerror());
+        }
+#define TSS2_RESOLVE(f)                                                                               \
+        for (size_t i = 0; !sym_##f && i < ELEMENTSOF(libs); i++)                                    \
+                sym_##f = (__typeof__(f) *) dlsym(handles[i], #f);                                     \
+        if (!sym_##f)                                                                                 \
+                return state = log_fail(-EOPNOTSUPP, "TPM2 support needs tpm2-tss: %s not found", #f);
+        TSS2_SYMBOLS(TSS2_RESOLVE)
+#undef TSS2_RESOLVE
+        return state = 0;
+}
+
+#define Esys_Create sym_Esys_Create
+#define Esys_CreatePrimary sym_Esys_CreatePrimary
+#define Esys_Finalize sym_Esys_Finalize
+#define Esys_FlushContext sym_Esys_FlushContext
+#define Esys_GetCapability sym_Esys_GetCapability
+#define Esys_Initialize sym_Esys_Initialize
+#define Esys_Load sym_Esys_Load
+#define Esys_LoadExternal sym_Esys_LoadExternal
+#define Esys_PCR_Read sym_Esys_PCR_Read
+#define Esys_PolicyAuthorize sym_Esys_PolicyAuthorize
+#define Esys_PolicyGetDigest sym_Esys_PolicyGetDigest
+#define Esys_PolicyPCR sym_Esys_PolicyPCR
+#define Esys_PolicyRestart sym_Esys_PolicyRestart
+#define Esys_ReadPublic sym_Esys_ReadPublic
+#define Esys_StartAuthSession sym_Esys_StartAuthSession
+#define Esys_Startup sym_Esys_Startup
+#define Esys_TRSess_SetAttributes sym_Esys_TRSess_SetAttributes
+#define Esys_TR_Close sym_Esys_TR_Close
+#define Esys_TR_FromTPMPublic sym_Esys_TR_FromTPMPublic
+#define Esys_Unseal sym_Esys_Unseal
+#define Esys_VerifySignature sym_Esys_VerifySignature
+#define Tss2_MU_TPM2B_PRIVATE_Marshal sym_Tss2_MU_TPM2B_PRIVATE_Marshal
+#define Tss2_MU_TPM2B_PRIVATE_Unmarshal sym_Tss2_MU_TPM2B_PRIVATE_Unmarshal
+#define Tss2_MU_TPM2B_PUBLIC_Marshal sym_Tss2_MU_TPM2B_PUBLIC_Marshal
+#define Tss2_MU_TPM2B_PUBLIC_Unmarshal sym_Tss2_MU_TPM2B_PUBLIC_Unmarshal
+#define Tss2_MU_TPMT_PUBLIC_Marshal sym_Tss2_MU_TPMT_PUBLIC_Marshal
+#define Tss2_RC_Decode sym_Tss2_RC_Decode
+#define Tss2_TctiLdr_Finalize sym_Tss2_TctiLdr_Finalize
+#define Tss2_TctiLdr_Initialize sym_Tss2_TctiLdr_Initialize
 
 /* ---- PCR names and --tpm2-pcrs= ------------------------------------------ */
 
@@ -385,6 +479,10 @@ int tpm2_rsa_pub_from_pem(const char *pem, size_t size, struct tpm2_rsa_pub *ret
         size_t der_size = 0, off = 0;
         int r;
 
+        r = tpm2_dlopen();
+        if (r < 0)
+                return r;
+
         text = strndup(pem, size);
         if (!text)
                 return log_oom();
@@ -510,6 +608,8 @@ static int tpm2_open(const char *device, struct tpm2 *t) {
         TSS2_RC rc;
 
         *t = (struct tpm2) { .persistent = ESYS_TR_NONE };
+        if (tpm2_dlopen() < 0)
+                return -EOPNOTSUPP; /* logged */
         /* tpm2-tss logs its own errors to stderr; ours are the ones that count. */
         if (!getenv("TSS2_LOG")) {
                 if (setenv("TSS2_LOG", "all+NONE", 0) < 0)
@@ -1159,6 +1259,10 @@ int tpm2_unseal(const char *device, const struct tpm2_sealed *sealed, const stru
         bool srk = false;
         TSS2_RC rc;
         int r;
+
+        r = tpm2_dlopen();
+        if (r < 0)
+                return r;
 
         if (sealed->primary_alg != TPM2_PRIMARY_ECC && sealed->primary_alg != TPM2_PRIMARY_RSA)
                 return log_fail(-EOPNOTSUPP, "credential uses unsupported TPM2 primary key algorithm 0x%04x", sealed->primary_alg);

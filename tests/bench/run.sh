@@ -16,7 +16,8 @@
 # output file (ours writes it atomically with fsync, systemd-creds 252 does not).
 #
 # Then tests/bench/ask.sh (the password tools), home.sh (home-activate), pam.sh
-# (pam_latchkey), tpm2.sh (TPM2 credentials on swtpm) and home-luks.sh (LUKS homes, in
+# (pam_latchkey), tpm2.sh (TPM2 credentials on swtpm), cred-user.sh (the credential
+# service for unprivileged users) and home-luks.sh (LUKS homes, in
 # the VM), each with its own table and
 # targets (the first three as root; see there); the exit status is 1 if any target is
 # missed, 2 if something could not be measured.
@@ -194,7 +195,7 @@ for n, r in enumerate(rows):
         print("-+-".join("-" * x for x in w))
 '
 
-for script in ask home pam tpm2 home-luks; do
+for script in ask home pam tpm2 cred-user home-luks; do
         echo
         BUILD="$BUILD" "$ROOT/tests/bench/$script.sh"
         status=$?

@@ -95,6 +95,7 @@ make_corpus() {
         fuzz-ask) cp tests/vectors/ask/* "$d/" ;;
         fuzz-userrecord) cp tests/vectors/home/* "$d/" ;;
         fuzz-keyslot) cp tests/vectors/keyslot/* "$d/" ;;
+        fuzz-credserve) cp tests/vectors/credserve/* "$d/" ;;
         esac
 }
 

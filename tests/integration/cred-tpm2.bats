@@ -77,6 +77,34 @@ vector_decrypts() { # FILE PLAINTEXT NAME [OPTIONS...]
         vector_decrypts "$TV/v252-257/v257-host+tpm2-pk11-pcr7.cred" "$pt" pk7cred --tpm2-signature="$sig"
 }
 
+@test "systemd 257 user-scoped host+tpm2 vector (uid nobody, PCR 7) opens with --uid=nobody only" {
+        start_vector_tpm v
+        tpm2_pcrextend 7:sha256=$(printf 'secureboot-policy' | sha256sum | cut -d' ' -f1),sha1=$(printf 'secureboot-policy' | sha1sum | cut -d' ' -f1)
+        vector_decrypts "$TV/v252-257/v257-user-nobody-host+tpm2.cred" "$VECTORS/pt-short.txt" user-nobody-tpm2 --uid=nobody
+        run --separate-stderr as_vector_machine "$DEC" --tpm2-device="$TPM" --name=user-nobody-tpm2 --uid=0 "$TV/v252-257/v257-user-nobody-host+tpm2.cred" -
+        assert_clean_failure
+        [[ "$stderr" == *"authentication tag mismatch"* ]] || { echo "$stderr"; return 1; }
+        assert_no_tpm_leak
+}
+
+@test "user-scoped host+tpm2 and host+tpm2-with-public-key round trip; tpm2 alone is refused with --uid=" {
+        swtpm_start
+        "$ENC" --tpm2-device="$TPM" --uid=nobody --with-key=host+tpm2 --raw --name=s "$T/pt" "$T/s.raw"
+        # BY_HOST_AND_TPM2_HMAC_SCOPED
+        [ "$(od -An -v -tx1 -N16 "$T/s.raw" | tr -d ' \n')" = ef4ac13679a9480ea7db68897f9f165d ]
+        "$DEC" --tpm2-device="$TPM" --uid=nobody --name=s "$T/s.raw" - | cmp - "$T/pt"
+        run --separate-stderr "$DEC" --tpm2-device="$TPM" --name=s "$T/s.raw" -
+        assert_clean_failure
+        [[ "$stderr" == *"user-scoped"* ]]
+        "$ENC" --tpm2-device="$TPM" --uid=nobody --with-key=host+tpm2-with-public-key --tpm2-public-key="$TV/pcr-signing-pub.pem" \
+                --raw --name=p "$T/pt" "$T/p.raw"
+        [ "$(od -An -v -tx1 -N16 "$T/p.raw" | tr -d ' \n')" = adbc4ca3efb64201ba881b6f2e4095ea ]
+        run --separate-stderr "$ENC" --tpm2-device="$TPM" --uid=nobody --with-key=tpm2 --name=s "$T/pt" "$T/t.cred"
+        assert_clean_failure
+        [[ "$stderr" == *"not available for user-scoped"* ]]
+        assert_no_tpm_leak
+}
+
 @test "systemd-creds 252 encrypts (tpm2, host+tpm2; PCR 7, none, 7+11), cred-decrypt opens without leaking" {
         swtpm_start
         tpm2_pcrextend 7:sha256=$PCR7_EXT

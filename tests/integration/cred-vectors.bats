@@ -27,6 +27,12 @@ decrypts_to() { # VECTOR PLAINTEXT [OPTIONS...]
 @test "v252 auto-initrd (null)" { decrypts_to auto-initrd.cred pt-short.txt --name=autoinitrd; }
 @test "v257 host key" { decrypts_to v257-host-named.cred pt-short.txt --name=db.password; }
 @test "v257 null key" { decrypts_to v257-null-named.cred pt-short.txt --name=nullkey; }
+@test "v257 user-scoped, uid 65534 nobody, with --uid=nobody" { decrypts_to v257-user-nobody.cred pt-short.txt --name=user-nobody --uid=nobody; }
+@test "v257 user-scoped, uid 65534, with --uid=65534" { decrypts_to v257-user-nobody.cred pt-short.txt --name=user-nobody --uid=65534; }
+@test "v257 user-scoped, made by nobody through io.systemd.Credentials" { decrypts_to v257-user-nobody-ipc.cred pt-short.txt --name=nobody-ipc --uid=nobody; }
+@test "v257 user-scoped, root's own (--user as root)" { decrypts_to v257-user-root.cred pt-short.txt --name=user-root --user; }
+@test "v257 user-scoped, root's own with --uid=root" { decrypts_to v257-user-root.cred pt-short.txt --name=user-root --uid=root; }
+@test "root's --uid= also opens system credentials (ANY_SCOPE, as systemd-creds)" { decrypts_to v257-host-named.cred pt-short.txt --name=db.password --uid=nobody; }
 @test "v252 host key via stdin, raw output to stdout" {
         run --separate-stderr as_vector_machine sh -c '"$0" --name=db.password - < "$1"' "$DEC" "$VECTORS/host-named.cred"
         [ "$status" -eq 0 ]
@@ -53,6 +59,25 @@ expect_failure() { # VECTOR MESSAGE-PATTERN [OPTIONS...]
         SYSTEMD_TPM2_DEVICE="device:$T/no-tpm" expect_failure tpm2-pcr7.cred "no TPM2 available" --name=tpm2cred
 }
 @test "user-scoped credential: clear error" { expect_failure v257-user-nobody.cred "user-scoped" --name=user-nobody; }
+@test "user-scoped credential for another UID fails the tag check" { expect_failure v257-user-nobody.cred "authentication tag mismatch" --name=user-nobody --uid=0; }
+@test "user-scoped credential under another user name fails the tag check" {
+        # Same UID 65534, different name: the name is part of the key.
+        need_root "bind-mounts a passwd that renames UID 65534"
+        sed 's/^nobody:/nobodx:/' /etc/passwd > "$T/passwd"
+        run --separate-stderr as_vector_machine unshare -m -- sh -c 'mount --bind "$0" /etc/passwd && exec "$@"' "$T/passwd" \
+                "$DEC" --name=user-nobody --uid=65534 "$VECTORS/v257-user-nobody.cred" "$T/out"
+        assert_clean_failure
+        [[ "$stderr" == *"authentication tag mismatch"* ]] || { echo "$stderr"; return 1; }
+}
+@test "user-scoped credential on another machine ID fails the tag check" {
+        need_root "bind-mounts another machine-id"
+        echo 0123456789abcdef0123456789abcdef > "$T/machine-id"
+        run --separate-stderr unshare -m -- sh -c 'mount --bind "$0" /etc/machine-id && exec "$@"' "$T/machine-id" \
+                "$DEC" --host-key="$T/vectors.secret" --name=user-nobody --uid=nobody "$VECTORS/v257-user-nobody.cred" "$T/out"
+        assert_clean_failure
+        # The vectors' host key carries the other machine's header: refused before any decryption.
+        [[ "$stderr" == *"machine"* ]] || { echo "$stderr"; return 1; }
+}
 @test "--refuse-null refuses a null-key credential" { expect_failure null-named.cred "null key" --name=nullkey --refuse-null; }
 @test "--with-key=host refuses a null-key credential" { expect_failure null-named.cred "key type null" --name=nullkey --with-key=host; }
 @test "wrong host key fails the tag check" {

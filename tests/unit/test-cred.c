@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1004,6 +1005,106 @@ static void test_looks_encrypted(void **state) {
         free(blob);
 }
 
+/* --- user scope (v256+) ------------------------------------------------------ */
+
+static const uint8_t id_host_scoped[16] = { 0x55, 0xb9, 0xed, 0x1d, 0x38, 0x59, 0x4d, 0x43,
+                                            0xa8, 0x31, 0x9d, 0x2e, 0xbb, 0x33, 0x2a, 0xc6 };
+
+static void test_vectors_scoped(void **state) {
+        struct cred_decrypt_params dp = dec_params(g.vector_key, NULL);
+        uint8_t *blob = NULL;
+        size_t size = 0;
+
+        need_vector_key();
+        if (!getpwuid(65534) || strcmp(getpwuid(65534)->pw_name, "nobody") != 0)
+                fail_msg("the v257 vector needs UID 65534 to be \"nobody\"");
+        load_vector(VECTORS "v257-user-nobody.cred", &blob, &size);
+        dp.scoped = true;
+        dp.uid = 65534;
+        decrypt_expect(&dp, blob, size, "s3cr3t-p4ssw0rd", 15);
+        dp.any_scope = true;
+        decrypt_expect(&dp, blob, size, "s3cr3t-p4ssw0rd", 15);
+        dp.uid = 0;
+        decrypt_fails(&dp, blob, size, -EBADMSG);
+        dp.scoped = false;
+        decrypt_fails(&dp, blob, size, -EMEDIUMTYPE);
+        free(blob);
+        load_vector(VECTORS "v257-user-root.cred", &blob, &size);
+        dp.scoped = true;
+        dp.uid = 0;
+        decrypt_expect(&dp, blob, size, "s3cr3t-p4ssw0rd", 15);
+        free(blob);
+        /* A system credential opens with a scope only with any_scope (PID1, root's --uid=). */
+        load_vector(VECTORS "v257-host-named.cred", &blob, &size);
+        dp.any_scope = false;
+        decrypt_fails(&dp, blob, size, -EMEDIUMTYPE);
+        dp.any_scope = true;
+        decrypt_expect(&dp, blob, size, "s3cr3t-p4ssw0rd", 15);
+        free(blob);
+}
+
+static void test_scoped_roundtrip(void **state) {
+        struct cred_encrypt_params ep = enc_params(CRED_KEY_HOST, g.own_key, "scoped");
+        struct cred_decrypt_params dp = dec_params(g.own_key, "scoped");
+        uint8_t *blob = NULL;
+        size_t size = 0;
+
+        ep.scoped = true;
+        ep.uid = 0;
+        encrypt_ok(&ep, "abc", 3, &blob, &size);
+        assert_memory_equal(blob, id_host_scoped, 16);
+        assert_int_equal(size, 48 + 8 + 32 + 3 + 16);
+        assert_int_equal(blob[48], 7); /* scope flags */
+        dp.scoped = true;
+        dp.uid = 0;
+        decrypt_expect(&dp, blob, size, "abc", 3);
+        dp.scoped = false;
+        decrypt_fails(&dp, blob, size, -EMEDIUMTYPE);
+        dp.scoped = true;
+        blob[48] = 6; /* flags other than 7: refused before decryption */
+        decrypt_fails(&dp, blob, size, -EOPNOTSUPP);
+        blob[48] = 7;
+        blob[size - 1] ^= 1;
+        decrypt_fails(&dp, blob, size, -EBADMSG);
+        free(blob);
+        blob = NULL;
+
+        /* auto becomes host-scoped without a TPM2; null and tpm2 alone have no scoped variant. */
+        ep.key = CRED_KEY_AUTO;
+        ep.tpm2_device = NULL;
+        if (!tpm2_present()) {
+                encrypt_ok(&ep, "abc", 3, &blob, &size);
+                assert_memory_equal(blob, id_host_scoped, 16);
+                free(blob);
+                blob = NULL;
+        }
+        ep.key = CRED_KEY_NULL;
+        assert_int_equal(cred_encrypt(&ep, (const uint8_t *) "abc", 3, &blob, &size), -EOPNOTSUPP);
+        ep.key = CRED_KEY_TPM2;
+        assert_int_equal(cred_encrypt(&ep, (const uint8_t *) "abc", 3, &blob, &size), -EOPNOTSUPP);
+        /* A UID without a user name cannot be scoped to. */
+        ep.key = CRED_KEY_HOST;
+        ep.uid = 3999999999U;
+        if (!getpwuid(ep.uid))
+                assert_int_equal(cred_encrypt(&ep, (const uint8_t *) "abc", 3, &blob, &size), -ESRCH);
+        assert_null(blob);
+}
+
+static void test_uid_parse(void **state) {
+        uid_t u = 1;
+
+        assert_int_equal(cred_uid_parse("0", &u), 0);
+        assert_int_equal(u, 0);
+        assert_int_equal(cred_uid_parse("root", &u), 0);
+        assert_int_equal(u, 0);
+        assert_int_equal(cred_uid_parse("65534", &u), 0);
+        assert_int_equal(u, 65534);
+        assert_int_equal(cred_uid_parse("", &u), -EINVAL);
+        assert_int_equal(cred_uid_parse("12x", &u), -EINVAL);
+        assert_int_equal(cred_uid_parse("4294967295", &u), -EINVAL);
+        assert_int_equal(cred_uid_parse("no-such-user-latchkey", &u), -ESRCH);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_key_from_string),
@@ -1036,6 +1137,9 @@ int main(void) {
                 cmocka_unit_test(test_null_policy),
                 cmocka_unit_test(test_blob_from_text),
                 cmocka_unit_test(test_looks_encrypted),
+                cmocka_unit_test(test_vectors_scoped),
+                cmocka_unit_test(test_scoped_roundtrip),
+                cmocka_unit_test(test_uid_parse),
         };
 
         if (crypto_init() < 0)
