@@ -35,6 +35,7 @@
 #include "base64.h"
 #include "cred.h"
 #include "hostkey.h"
+#include "hostkey-fixture.h"
 #include "log.h"
 #include "secret.h"
 #include "timestamp.h"
@@ -49,9 +50,6 @@ static const uint8_t id_host[16] = { 0x5a, 0x1c, 0x6a, 0x86, 0xdf, 0x9d, 0x40, 0
 static const uint8_t id_null[16] = { 0x05, 0x84, 0x69, 0xda, 0xf6, 0xf5, 0x43, 0x24,
                                      0x80, 0x05, 0x49, 0xda, 0x0f, 0x8e, 0xa2, 0xfb };
 
-static char key_dir[PATH_MAX];
-static char key_path[PATH_MAX];
-static uint8_t host_key[HOSTKEY_KEY_SIZE];
 
 #define CHECK(expr)                                                                       \
         do {                                                                              \
@@ -62,60 +60,9 @@ static uint8_t host_key[HOSTKEY_KEY_SIZE];
                 }                                                                         \
         } while (0)
 
-static FILE *real_stderr;
-
-static void remove_key(void) {
-        if (key_path[0])
-                (void) unlink(key_path);
-        if (key_dir[0])
-                (void) rmdir(key_dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        const char *tmp = getenv("TMPDIR");
-        uint8_t mid[16], header[HOSTKEY_HEADER_SIZE];
-        int fd;
-
-        real_stderr = stderr;
-        if (crypto_init() < 0)
-                abort();
-        log_set_max_level(LOG_LEVEL_ERROR);
-        /* These would turn off the checks the harness asserts on. */
-        unsetenv("SYSTEMD_CREDENTIAL_VALIDATE_NAME");
-        unsetenv("SYSTEMD_CREDENTIAL_VALIDATE_NOT_AFTER");
-        unsetenv("SYSTEMD_CREDENTIAL_SECRET");
-
-        if (machine_id_get(mid) < 0 || hostkey_machine_header(mid, header) < 0) {
-                fprintf(stderr, "fuzz-cred: need a valid /etc/machine-id for the host key\n");
-                abort();
-        }
-        /* A fixed key, so host-keyed reproducers stay reproducible. */
-        for (size_t i = 0; i < sizeof(host_key); i++)
-                host_key[i] = (uint8_t) (i * 131 + 7);
-
-        snprintf(key_dir, sizeof(key_dir), "%s/fuzz-cred.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-        if (!mkdtemp(key_dir)) {
-                perror("fuzz-cred: mkdtemp");
-                abort();
-        }
-        snprintf(key_path, sizeof(key_path), "%s/credential.secret", key_dir);
-        atexit(remove_key);
-        fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, header, sizeof(header)) != (ssize_t) sizeof(header) ||
-            write(fd, host_key, sizeof(host_key)) != (ssize_t) sizeof(host_key) || fchmod(fd, 0400) < 0 ||
-            close(fd) < 0) {
-                perror("fuzz-cred: cannot write the host key");
-                abort();
-        }
-
-        /* libFuzzer and the sanitizers keep the real stderr (their FILE* and fd 2);
-         * only the library's fprintf(stderr, …) diagnostics go to /dev/null. */
-        if (!getenv("FUZZ_CRED_VERBOSE")) {
-                FILE *devnull = fopen("/dev/null", "we");
-
-                if (devnull)
-                        stderr = devnull;
-        }
+        fixture_host_key("fuzz-cred");
         return 0;
 }
 

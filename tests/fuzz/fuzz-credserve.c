@@ -31,12 +31,10 @@
 #include "credserve.h"
 #include "crypto.h"
 #include "hostkey.h"
+#include "hostkey-fixture.h"
 #include "log.h"
 #include "secret.h"
 
-static FILE *real_stderr;
-static char key_dir[PATH_MAX];
-static char key_path[PATH_MAX];
 
 #define CHECK(expr)                                                                          \
         do {                                                                                 \
@@ -47,50 +45,8 @@ static char key_path[PATH_MAX];
                 }                                                                            \
         } while (0)
 
-static void remove_key(void) {
-        if (key_path[0])
-                (void) unlink(key_path);
-        if (key_dir[0])
-                (void) rmdir(key_dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        const char *tmp = getenv("TMPDIR");
-        uint8_t mid[16], header[HOSTKEY_HEADER_SIZE], key[HOSTKEY_KEY_SIZE];
-        int fd;
-
-        real_stderr = stderr;
-        if (crypto_init() < 0)
-                abort();
-        log_set_max_level(LOG_LEVEL_ERROR);
-        unsetenv("SYSTEMD_CREDENTIAL_VALIDATE_NAME");
-        unsetenv("SYSTEMD_CREDENTIAL_VALIDATE_NOT_AFTER");
-        unsetenv("SYSTEMD_CREDENTIAL_SECRET");
-        if (machine_id_get(mid) < 0 || hostkey_machine_header(mid, header) < 0) {
-                fprintf(stderr, "fuzz-credserve: need a valid /etc/machine-id for the host key\n");
-                abort();
-        }
-        for (size_t i = 0; i < sizeof(key); i++)
-                key[i] = (uint8_t) (i * 131 + 7);
-        snprintf(key_dir, sizeof(key_dir), "%s/fuzz-credserve.XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-        if (!mkdtemp(key_dir)) {
-                perror("fuzz-credserve: mkdtemp");
-                abort();
-        }
-        snprintf(key_path, sizeof(key_path), "%s/credential.secret", key_dir);
-        atexit(remove_key);
-        fd = open(key_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || write(fd, header, sizeof(header)) != (ssize_t) sizeof(header) ||
-            write(fd, key, sizeof(key)) != (ssize_t) sizeof(key) || fchmod(fd, 0400) < 0 || close(fd) < 0) {
-                perror("fuzz-credserve: cannot write the host key");
-                abort();
-        }
-        if (!getenv("FUZZ_CRED_VERBOSE")) {
-                FILE *devnull = fopen("/dev/null", "we");
-
-                if (devnull)
-                        stderr = devnull;
-        }
+        fixture_host_key("fuzz-credserve");
         return 0;
 }
 
