@@ -271,30 +271,59 @@ static int apply_record_options(struct user_record *ur) {
         return 0;
 }
 
-static bool uid_taken(uid_t uid) {
-        _cleanup_free_ char *path = NULL;
-        DIR *d;
-        struct dirent *de;
-        bool taken = getpwuid(uid) || getgrgid(uid);
+/* Calls f for the user name of every host record. */
+static int for_each_home(int (*f)(const char *user, void *userdata), void *userdata) {
+        struct dirent **names = NULL;
+        int n, r = 0;
 
-        if (taken || !(d = opendir(HOME_STATE_DIR)))
-                return taken;
-        while (!taken && (de = readdir(d))) {
-                struct user_record *ur = NULL;
-                size_t n = strlen(de->d_name);
-                if (n <= 9 || strcmp(de->d_name + n - 9, ".identity") != 0)
-                        continue;
-                free(path);
-                if (asprintf(&path, HOME_STATE_DIR "/%s", de->d_name) < 0) {
-                        path = NULL;
-                        continue;
+        n = scandir(HOME_STATE_DIR, &names, NULL, alphasort);
+        if (n < 0)
+                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot list %s", HOME_STATE_DIR);
+        for (int i = 0; i < n; i++) {
+                size_t len = strlen(names[i]->d_name);
+                if (len > 9 && !strcmp(names[i]->d_name + len - 9, ".identity")) {
+                        names[i]->d_name[len - 9] = '\0';
+                        if (names[i]->d_name[0] != '.') {
+                                int k = f(names[i]->d_name, userdata);
+                                if (k < 0 && r >= 0)
+                                        r = k;
+                        }
                 }
-                if (user_record_load(path, &ur) >= 0)
-                        taken = ur->uid == uid;
-                user_record_free(ur);
+                free(names[i]);
         }
-        closedir(d);
-        return taken;
+        free(names);
+        return r;
+}
+
+/* The UIDs the host records use: read once, not once per candidate UID. */
+struct record_uids {
+        uid_t wanted;
+        bool wanted_taken;
+        bool in_range[UID_MAX_HOME - UID_MIN_HOME + 1];
+};
+
+static int note_record_uid(const char *user, void *userdata) {
+        struct record_uids *u = userdata;
+        _cleanup_free_ char *path = NULL;
+        struct user_record *ur = NULL;
+
+        if (home_identity_path(user, ".identity", &path) < 0)
+                return log_oom();
+        if (user_record_load(path, &ur) >= 0) {
+                u->wanted_taken = u->wanted_taken || ur->uid == u->wanted;
+                if (ur->uid >= UID_MIN_HOME && ur->uid <= UID_MAX_HOME)
+                        u->in_range[ur->uid - UID_MIN_HOME] = true;
+        }
+        user_record_free(ur);
+        return 0; /* an unreadable record does not stop the scan */
+}
+
+static bool uid_taken(const struct record_uids *u, uid_t uid) {
+        if (getpwuid(uid) || getgrgid(uid))
+                return true;
+        if (uid == u->wanted)
+                return u->wanted_taken;
+        return uid >= UID_MIN_HOME && uid <= UID_MAX_HOME && u->in_range[uid - UID_MIN_HOME];
 }
 
 static int verb_create(const char *user) {
@@ -303,6 +332,7 @@ static int verb_create(const char *user) {
         struct home h = { .op_lock_fd = -1, .kdf = arg.kdf };
         enum home_storage storage = HOME_STORAGE_DIRECTORY;
         const struct home_backend *b;
+        struct record_uids used = {};
         uid_t uid = arg.uid;
         int r;
 
@@ -322,12 +352,16 @@ static int verb_create(const char *user) {
                 return log_fail(-EEXIST, "%s: a home already exists", user);
         if (getpwnam(user))
                 return log_fail(-EEXIST, "%s: the user already exists in the user database", user);
+        used.wanted = uid;
+        r = for_each_home(note_record_uid, &used);
+        if (r < 0)
+                return r;
         if (uid == (uid_t) -1) {
-                for (uid = UID_MIN_HOME; uid <= UID_MAX_HOME && uid_taken(uid); uid++)
+                for (uid = UID_MIN_HOME; uid <= UID_MAX_HOME && uid_taken(&used, uid); uid++)
                         ;
                 if (uid > UID_MAX_HOME)
                         return log_fail(-ENOSPC, "no free UID in %d…%d", UID_MIN_HOME, UID_MAX_HOME);
-        } else if (uid_taken(uid))
+        } else if (uid_taken(&used, uid))
                 return log_fail(-EEXIST, "UID %u is already taken", (unsigned) uid);
 
         r = user_record_new(user, uid, storage, now_usec(), &h.record);
@@ -570,30 +604,6 @@ static int verb_lock(const char *user, bool unlock) {
         if (r >= 0)
                 r = b->unlock(&h, (char *) pw->data);
         home_done(&h);
-        return r;
-}
-
-/* Calls f for the user name of every host record. */
-static int for_each_home(int (*f)(const char *user, void *userdata), void *userdata) {
-        struct dirent **names = NULL;
-        int n, r = 0;
-
-        n = scandir(HOME_STATE_DIR, &names, NULL, alphasort);
-        if (n < 0)
-                return errno == ENOENT ? 0 : log_error_errno(-errno, "cannot list %s", HOME_STATE_DIR);
-        for (int i = 0; i < n; i++) {
-                size_t len = strlen(names[i]->d_name);
-                if (len > 9 && !strcmp(names[i]->d_name + len - 9, ".identity")) {
-                        names[i]->d_name[len - 9] = '\0';
-                        if (names[i]->d_name[0] != '.') {
-                                int k = f(names[i]->d_name, userdata);
-                                if (k < 0 && r >= 0)
-                                        r = k;
-                        }
-                }
-                free(names[i]);
-        }
-        free(names);
         return r;
 }
 

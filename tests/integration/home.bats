@@ -82,6 +82,13 @@ rc=0; $HA activate lkdir </dev/null 2>"$T/err" || rc=$?
 grep -q "no password on stdin" "$T/err"
 rc=0; echo pw1 | $HA create lkdir 2>/dev/null || rc=$?
 [ $rc -eq 10 ]
+# UIDs: the next free one in the homed range; one a record holds is refused, also
+# where NSS does not know the users (no module found: only the records tell).
+echo pw2 | env -u LD_LIBRARY_PATH $HA create lkdir2
+getent passwd lkdir2 | grep -q "^lkdir2:x:60002:60002:"
+rc=0; echo pw3 | env -u LD_LIBRARY_PATH $HA create --uid=60001 lkdir3 2>"$T/err" || rc=$?
+[ $rc -eq 10 ]
+grep -q "UID 60001 is already taken" "$T/err"
 '
         [ "$status" -eq 0 ]
 }
