@@ -238,10 +238,8 @@ int main(int argc, char *argv[]) {
                         quiet = true;
                         break;
                 case ARG_TPM2_DEVICE:
-                        if (strcmp(optarg, "list") == 0) {
-                                log_error("--tpm2-device=list is not supported; give a path, auto, or DRIVER:CONF");
+                        if (tpm2_device_arg_check(optarg) < 0)
                                 return 2;
-                        }
                         params.tpm2_device = optarg;
                         break;
                 case ARG_TPM2_PCRS:

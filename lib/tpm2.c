@@ -306,6 +306,12 @@ unsigned tpm2_support(void) {
         return s;
 }
 
+int tpm2_device_arg_check(const char *arg) {
+        if (strcmp(arg, "list") == 0)
+                return log_fail(-EINVAL, "--tpm2-device=list is not supported; give a path, auto, or DRIVER:CONF");
+        return 0;
+}
+
 bool tpm2_present(void) {
         unsigned need = TPM2_SUPPORT_DRIVER | TPM2_SUPPORT_SYSTEM | TPM2_SUPPORT_SUBSYSTEM;
 

@@ -52,6 +52,8 @@ enum {
         TPM2_SUPPORT_FULL = TPM2_SUPPORT_FIRMWARE | TPM2_SUPPORT_DRIVER | TPM2_SUPPORT_SYSTEM | TPM2_SUPPORT_SUBSYSTEM,
 };
 unsigned tpm2_support(void);
+/* Checks a --tpm2-device= value (a path, "auto" or DRIVER:CONF; not "list"); logs why not. */
+int tpm2_device_arg_check(const char *arg);
 /* True if a TPM2 is usable for the auto key types: driver, subsystem and system, not in a container. */
 bool tpm2_present(void);
 
