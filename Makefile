@@ -11,7 +11,7 @@ DOCDIR    ?= $(PREFIX)/share/doc/latchkey
 DESTDIR   ?=
 
 PKGS      := libgcrypt libkeyutils json-c libxcrypt
-PKGS      += tss2-esys tss2-mu tss2-rc tss2-tctildr
+PKGS      += tss2-sys tss2-mu tss2-rc tss2-tctildr
 PKGS      += libcryptsetup
 TOOLS     := cred-encrypt cred-decrypt ask-client ask-agent-tty ask-agent-wall home-activate
 MAN1      := $(foreach t,$(filter-out home-activate,$(TOOLS)),$(t)/$(t).1)

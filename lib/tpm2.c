@@ -12,50 +12,61 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
+#include <tss2/tss2_sys.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "base64.h"
 #include "io.h"
 #include "log.h"
 #include "macro.h"
+#include "tpm2-crypt.h"
 #include "tpm2.h"
 
 /* ---- tpm2-tss, loaded on first use ---------------------------------------------
- * Most runs of the credential tools never touch a TPM2, and linking tpm2-tss pulls
- * in libcrypto, which costs every process about a millisecond to load and relocate.
- * So the libraries are dlopen()ed by the functions that need them (as systemd does);
- * the calls below go through these pointers. */
+ * Most runs of the credential tools never touch a TPM2, so the libraries are
+ * dlopen()ed by the functions that need them (as systemd does); the calls below
+ * go through these pointers. The SAPI layer, not ESYS: ESYS 3.x does its session
+ * crypto with OpenSSL 3, whose start-up alone cost three quarters of the
+ * instructions of a decrypt; the session crypto is in tpm2-crypt.c, on libgcrypt. */
 #define TSS2_SYMBOLS(X) \
-        X(Esys_Create) \
-        X(Esys_CreatePrimary) \
-        X(Esys_Finalize) \
-        X(Esys_FlushContext) \
-        X(Esys_GetCapability) \
-        X(Esys_Initialize) \
-        X(Esys_Load) \
-        X(Esys_LoadExternal) \
-        X(Esys_PCR_Read) \
-        X(Esys_PolicyAuthorize) \
-        X(Esys_PolicyGetDigest) \
-        X(Esys_PolicyPCR) \
-        X(Esys_PolicyRestart) \
-        X(Esys_ReadPublic) \
-        X(Esys_StartAuthSession) \
-        X(Esys_Startup) \
-        X(Esys_TRSess_SetAttributes) \
-        X(Esys_TR_Close) \
-        X(Esys_TR_FromTPMPublic) \
-        X(Esys_Unseal) \
-        X(Esys_VerifySignature) \
         X(Tss2_MU_TPM2B_PRIVATE_Marshal) \
         X(Tss2_MU_TPM2B_PRIVATE_Unmarshal) \
         X(Tss2_MU_TPM2B_PUBLIC_Marshal) \
         X(Tss2_MU_TPM2B_PUBLIC_Unmarshal) \
         X(Tss2_MU_TPMT_PUBLIC_Marshal) \
         X(Tss2_RC_Decode) \
+        X(Tss2_Sys_CreatePrimary) \
+        X(Tss2_Sys_Create_Complete) \
+        X(Tss2_Sys_Create_Prepare) \
+        X(Tss2_Sys_Execute) \
+        X(Tss2_Sys_Finalize) \
+        X(Tss2_Sys_FlushContext) \
+        X(Tss2_Sys_GetCapability) \
+        X(Tss2_Sys_GetContextSize) \
+        X(Tss2_Sys_GetCpBuffer) \
+        X(Tss2_Sys_GetDecryptParam) \
+        X(Tss2_Sys_GetEncryptParam) \
+        X(Tss2_Sys_GetRpBuffer) \
+        X(Tss2_Sys_GetRspAuths) \
+        X(Tss2_Sys_Initialize) \
+        X(Tss2_Sys_Load) \
+        X(Tss2_Sys_LoadExternal) \
+        X(Tss2_Sys_PCR_Read) \
+        X(Tss2_Sys_PolicyAuthorize) \
+        X(Tss2_Sys_PolicyGetDigest) \
+        X(Tss2_Sys_PolicyPCR) \
+        X(Tss2_Sys_PolicyRestart) \
+        X(Tss2_Sys_ReadPublic) \
+        X(Tss2_Sys_SetCmdAuths) \
+        X(Tss2_Sys_SetDecryptParam) \
+        X(Tss2_Sys_SetEncryptParam) \
+        X(Tss2_Sys_StartAuthSession) \
+        X(Tss2_Sys_Startup) \
+        X(Tss2_Sys_Unseal_Complete) \
+        X(Tss2_Sys_Unseal_Prepare) \
+        X(Tss2_Sys_VerifySignature) \
         X(Tss2_TctiLdr_Finalize) \
         X(Tss2_TctiLdr_Initialize) \
 
@@ -64,7 +75,7 @@ TSS2_SYMBOLS(TSS2_DECLARE)
 
 static int tpm2_dlopen(void) {
         static const char *const libs[] = {
-                "libtss2-esys.so.0", "libtss2-mu.so.0", "libtss2-rc.so.0", "libtss2-tctildr.so.0",
+                "libtss2-sys.so.1", "libtss2-mu.so.0", "libtss2-rc.so.0", "libtss2-tctildr.so.0",
         };
         static void *handles[ELEMENTSOF(libs)];
         static int state = 1; /* 1: not tried yet; then 0 or the error */
@@ -86,33 +97,42 @@ static int tpm2_dlopen(void) {
         return state = 0;
 }
 
-#define Esys_Create sym_Esys_Create
-#define Esys_CreatePrimary sym_Esys_CreatePrimary
-#define Esys_Finalize sym_Esys_Finalize
-#define Esys_FlushContext sym_Esys_FlushContext
-#define Esys_GetCapability sym_Esys_GetCapability
-#define Esys_Initialize sym_Esys_Initialize
-#define Esys_Load sym_Esys_Load
-#define Esys_LoadExternal sym_Esys_LoadExternal
-#define Esys_PCR_Read sym_Esys_PCR_Read
-#define Esys_PolicyAuthorize sym_Esys_PolicyAuthorize
-#define Esys_PolicyGetDigest sym_Esys_PolicyGetDigest
-#define Esys_PolicyPCR sym_Esys_PolicyPCR
-#define Esys_PolicyRestart sym_Esys_PolicyRestart
-#define Esys_ReadPublic sym_Esys_ReadPublic
-#define Esys_StartAuthSession sym_Esys_StartAuthSession
-#define Esys_Startup sym_Esys_Startup
-#define Esys_TRSess_SetAttributes sym_Esys_TRSess_SetAttributes
-#define Esys_TR_Close sym_Esys_TR_Close
-#define Esys_TR_FromTPMPublic sym_Esys_TR_FromTPMPublic
-#define Esys_Unseal sym_Esys_Unseal
-#define Esys_VerifySignature sym_Esys_VerifySignature
 #define Tss2_MU_TPM2B_PRIVATE_Marshal sym_Tss2_MU_TPM2B_PRIVATE_Marshal
 #define Tss2_MU_TPM2B_PRIVATE_Unmarshal sym_Tss2_MU_TPM2B_PRIVATE_Unmarshal
 #define Tss2_MU_TPM2B_PUBLIC_Marshal sym_Tss2_MU_TPM2B_PUBLIC_Marshal
 #define Tss2_MU_TPM2B_PUBLIC_Unmarshal sym_Tss2_MU_TPM2B_PUBLIC_Unmarshal
 #define Tss2_MU_TPMT_PUBLIC_Marshal sym_Tss2_MU_TPMT_PUBLIC_Marshal
 #define Tss2_RC_Decode sym_Tss2_RC_Decode
+#define Tss2_Sys_CreatePrimary sym_Tss2_Sys_CreatePrimary
+#define Tss2_Sys_Create_Complete sym_Tss2_Sys_Create_Complete
+#define Tss2_Sys_Create_Prepare sym_Tss2_Sys_Create_Prepare
+#define Tss2_Sys_Execute sym_Tss2_Sys_Execute
+#define Tss2_Sys_Finalize sym_Tss2_Sys_Finalize
+#define Tss2_Sys_FlushContext sym_Tss2_Sys_FlushContext
+#define Tss2_Sys_GetCapability sym_Tss2_Sys_GetCapability
+#define Tss2_Sys_GetContextSize sym_Tss2_Sys_GetContextSize
+#define Tss2_Sys_GetCpBuffer sym_Tss2_Sys_GetCpBuffer
+#define Tss2_Sys_GetDecryptParam sym_Tss2_Sys_GetDecryptParam
+#define Tss2_Sys_GetEncryptParam sym_Tss2_Sys_GetEncryptParam
+#define Tss2_Sys_GetRpBuffer sym_Tss2_Sys_GetRpBuffer
+#define Tss2_Sys_GetRspAuths sym_Tss2_Sys_GetRspAuths
+#define Tss2_Sys_Initialize sym_Tss2_Sys_Initialize
+#define Tss2_Sys_Load sym_Tss2_Sys_Load
+#define Tss2_Sys_LoadExternal sym_Tss2_Sys_LoadExternal
+#define Tss2_Sys_PCR_Read sym_Tss2_Sys_PCR_Read
+#define Tss2_Sys_PolicyAuthorize sym_Tss2_Sys_PolicyAuthorize
+#define Tss2_Sys_PolicyGetDigest sym_Tss2_Sys_PolicyGetDigest
+#define Tss2_Sys_PolicyPCR sym_Tss2_Sys_PolicyPCR
+#define Tss2_Sys_PolicyRestart sym_Tss2_Sys_PolicyRestart
+#define Tss2_Sys_ReadPublic sym_Tss2_Sys_ReadPublic
+#define Tss2_Sys_SetCmdAuths sym_Tss2_Sys_SetCmdAuths
+#define Tss2_Sys_SetDecryptParam sym_Tss2_Sys_SetDecryptParam
+#define Tss2_Sys_SetEncryptParam sym_Tss2_Sys_SetEncryptParam
+#define Tss2_Sys_StartAuthSession sym_Tss2_Sys_StartAuthSession
+#define Tss2_Sys_Startup sym_Tss2_Sys_Startup
+#define Tss2_Sys_Unseal_Complete sym_Tss2_Sys_Unseal_Complete
+#define Tss2_Sys_Unseal_Prepare sym_Tss2_Sys_Unseal_Prepare
+#define Tss2_Sys_VerifySignature sym_Tss2_Sys_VerifySignature
 #define Tss2_TctiLdr_Finalize sym_Tss2_TctiLdr_Finalize
 #define Tss2_TctiLdr_Initialize sym_Tss2_TctiLdr_Initialize
 
@@ -551,14 +571,32 @@ int tpm2_rsa_pub_from_pem(const char *pem, size_t size, struct tpm2_rsa_pub *ret
 
 /* ---- TPM context and handle tracking -------------------------------------- */
 
+#define HANDLE_NONE TPM2_RH_NULL
+
 struct tpm2 {
         TSS2_TCTI_CONTEXT *tcti;
-        ESYS_CONTEXT *esys;
-        ESYS_TR flush[6];  /* transient objects and sessions this process created */
+        TSS2_SYS_CONTEXT *sys;  /* its buffers hold unsealed secrets: wiped at the end */
+        size_t sys_size;
+        TPM2_HANDLE flush[6];   /* transient objects and sessions this process created */
         size_t n_flush;
-        ESYS_TR persistent; /* ESYS_TR of the SRK; closed, never flushed */
         bool set_log_env;
 };
+
+/* The owner hierarchy and the loaded objects have empty authValues. */
+static const TSS2L_SYS_AUTH_COMMAND password_auth = { .count = 1, .auths = { { .sessionHandle = TPM2_RS_PW } } };
+
+/* A TPM may decline to start a command for now; ESYS resubmitted up to 5 times, as
+ * we do. SAPI keeps a refused command ready to be sent again as it is. */
+#define TPM2_SUBMISSIONS 5
+#define SYS_RETRY(call)                                                    \
+        ({                                                                 \
+                TSS2_RC _rc;                                               \
+                unsigned _n = 0;                                           \
+                do                                                         \
+                        _rc = (call);                                      \
+                while (_rc == TPM2_RC_RETRY && ++_n < TPM2_SUBMISSIONS);   \
+                _rc;                                                       \
+        })
 
 static const char *rc_str(TSS2_RC rc) {
         return Tss2_RC_Decode(rc);
@@ -571,37 +609,38 @@ static TSS2_RC rc_base(TSS2_RC rc) {
         return rc & (0xFFFF0000U | 0xFFFU);
 }
 
-static void tpm2_track(struct tpm2 *t, ESYS_TR h) {
+static void tpm2_track(struct tpm2 *t, TPM2_HANDLE h) {
         if (t->n_flush < ELEMENTSOF(t->flush))
                 t->flush[t->n_flush++] = h;
 }
 
-static void tpm2_flush(struct tpm2 *t, ESYS_TR *h) {
-        if (*h == ESYS_TR_NONE)
+/* Flushes h if this process created it (never the persistent SRK). */
+static void tpm2_flush(struct tpm2 *t, TPM2_HANDLE *h) {
+        if (*h == HANDLE_NONE)
                 return;
         for (size_t i = 0; i < t->n_flush; i++)
                 if (t->flush[i] == *h) {
-                        TSS2_RC rc = Esys_FlushContext(t->esys, *h);
+                        TSS2_RC rc = SYS_RETRY(Tss2_Sys_FlushContext(t->sys, *h));
 
                         if (rc != TSS2_RC_SUCCESS)
-                                log_debug("flushing TPM handle failed: %s", rc_str(rc));
+                                log_debug("flushing TPM handle 0x%x failed: %s", *h, rc_str(rc));
                         t->flush[i] = t->flush[--t->n_flush];
                         break;
                 }
-        *h = ESYS_TR_NONE;
+        *h = HANDLE_NONE;
 }
 
 static void tpm2_done(struct tpm2 *t) {
-        if (t->esys) {
+        if (t->sys) {
                 while (t->n_flush > 0) {
-                        TSS2_RC rc = Esys_FlushContext(t->esys, t->flush[--t->n_flush]);
+                        TSS2_RC rc = SYS_RETRY(Tss2_Sys_FlushContext(t->sys, t->flush[--t->n_flush]));
 
                         if (rc != TSS2_RC_SUCCESS)
                                 log_debug("flushing TPM handle failed: %s", rc_str(rc));
                 }
-                if (t->persistent != ESYS_TR_NONE)
-                        (void) Esys_TR_Close(t->esys, &t->persistent);
-                Esys_Finalize(&t->esys);
+                Tss2_Sys_Finalize(t->sys);
+                explicit_bzero(t->sys, t->sys_size);
+                free(t->sys);
         }
         if (t->tcti)
                 Tss2_TctiLdr_Finalize(&t->tcti);
@@ -611,9 +650,10 @@ static void tpm2_done(struct tpm2 *t) {
 
 static int tpm2_open(const char *device, struct tpm2 *t) {
         _cleanup_free_ char *conf = NULL;
+        const char *where;
         TSS2_RC rc;
 
-        *t = (struct tpm2) { .persistent = ESYS_TR_NONE };
+        *t = (struct tpm2) {};
         if (tpm2_dlopen() < 0)
                 return -EOPNOTSUPP; /* logged */
         /* tpm2-tss logs its own errors to stderr; ours are the ones that count. */
@@ -642,19 +682,23 @@ static int tpm2_open(const char *device, struct tpm2 *t) {
                 if (!conf)
                         return log_oom();
         }
+        where = conf ? conf : "the default device";
         rc = Tss2_TctiLdr_Initialize(conf, &t->tcti);
         if (rc != TSS2_RC_SUCCESS)
-                return log_fail(-ENODEV, "no TPM2 available at %s: %s", conf ? conf : "the default device", rc_str(rc));
-        rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+                return log_fail(-ENODEV, "no TPM2 available at %s: %s", where, rc_str(rc));
+        t->sys_size = Tss2_Sys_GetContextSize(0);
+        t->sys = calloc(1, t->sys_size);
+        if (!t->sys)
+                return log_oom();
+        rc = Tss2_Sys_Initialize(t->sys, t->sys_size, t->tcti, NULL);
         if (rc != TSS2_RC_SUCCESS) {
-                tpm2_done(t);
-                return log_fail(-ENODEV, "cannot talk to the TPM2 at %s: %s", conf ? conf : "the default device", rc_str(rc));
+                free(t->sys);
+                t->sys = NULL;
+                return log_fail(-ENODEV, "cannot talk to the TPM2 at %s: %s", where, rc_str(rc));
         }
-        rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
-        if (rc != TSS2_RC_SUCCESS && rc_base(rc) != TPM2_RC_INITIALIZE) {
-                tpm2_done(t);
-                return log_fail(-ENODEV, "TPM2 at %s does not start up: %s", conf ? conf : "the default device", rc_str(rc));
-        }
+        rc = SYS_RETRY(Tss2_Sys_Startup(t->sys, TPM2_SU_CLEAR));
+        if (rc != TSS2_RC_SUCCESS && rc_base(rc) != TPM2_RC_INITIALIZE)
+                return log_fail(-ENODEV, "TPM2 at %s does not start up: %s", where, rc_str(rc));
         return 0;
 }
 
@@ -709,46 +753,51 @@ static bool public_matches_template(const TPMT_PUBLIC *p, uint16_t alg) {
                a->keyBits == b->keyBits && a->exponent == b->exponent;
 }
 
+/* A primary (or the SRK standing in for it): its public key salts sessions,
+ * its name goes into the HMAC of commands that use it. */
+struct primary {
+        TPM2_HANDLE handle;
+        TPM2B_PUBLIC pub;
+        TPM2B_NAME name;
+        bool srk;
+};
+
 /* Uses the persistent SRK at 0x81000001 if it is this very key; returns 1 then. */
-static int primary_from_srk(struct tpm2 *t, uint16_t alg, ESYS_TR *ret) {
-        _cleanup_free_ TPMS_CAPABILITY_DATA *cap = NULL;
-        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
-        ESYS_TR h = ESYS_TR_NONE;
+static int primary_from_srk(struct tpm2 *t, uint16_t alg, struct primary *ret) {
+        TPM2B_NAME qualified = {};
         TSS2_RC rc;
 
         if (getenv("LATCHKEY_TPM2_NO_SRK"))
                 return 0;
-        /* Ask first: a failing TR_FromTPMPublic costs the same round trip and logs errors. */
-        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_SRK_HANDLE, 1,
-                                NULL, &cap);
-        if (rc != TSS2_RC_SUCCESS || cap->data.handles.count == 0 || cap->data.handles.handle[0] != TPM2_SRK_HANDLE)
-                return 0;
-        rc = Esys_TR_FromTPMPublic(t->esys, TPM2_SRK_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &h);
+        /* A missing handle is one failed round trip, as cheap as asking GetCapability first. */
+        *ret = (struct primary) { .handle = TPM2_SRK_HANDLE, .srk = true };
+        rc = SYS_RETRY(Tss2_Sys_ReadPublic(t->sys, TPM2_SRK_HANDLE, NULL, &ret->pub, &ret->name, &qualified, NULL));
         if (rc != TSS2_RC_SUCCESS)
                 return 0;
-        rc = Esys_ReadPublic(t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
-        if (rc != TSS2_RC_SUCCESS || !public_matches_template(&pub->publicArea, alg)) {
+        if (!public_matches_template(&ret->pub.publicArea, alg)) {
                 log_debug("persistent key at 0x%x is not the credential primary, deriving it", TPM2_SRK_HANDLE);
-                (void) Esys_TR_Close(t->esys, &h);
                 return 0;
         }
-        t->persistent = h;
-        *ret = h;
         return 1;
 }
 
-static int primary_create(struct tpm2 *t, uint16_t alg, ESYS_TR *ret) {
+static int primary_create(struct tpm2 *t, uint16_t alg, struct primary *ret) {
         static const TPM2B_SENSITIVE_CREATE sensitive = {};
         static const TPM2B_DATA outside = {};
         static const TPML_PCR_SELECTION creation_pcr = {};
         TPM2B_PUBLIC tmpl;
-        ESYS_TR h = ESYS_TR_NONE;
+        TPM2B_CREATION_DATA creation_data = {};
+        TPM2B_DIGEST creation_hash = {};
+        TPMT_TK_CREATION creation_ticket = {};
         TSS2_RC rc;
 
         primary_template(alg, &tmpl);
-        rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
-                                &tmpl, &outside, &creation_pcr, &h, NULL, NULL, NULL, NULL);
+        *ret = (struct primary) { .handle = HANDLE_NONE };
+        rc = SYS_RETRY(Tss2_Sys_CreatePrimary(t->sys, TPM2_RH_OWNER, &password_auth, &sensitive, &tmpl, &outside, &creation_pcr,
+                                    &ret->handle, &ret->pub, &creation_data, &creation_hash, &creation_ticket, &ret->name,
+                                    NULL));
         if (rc != TSS2_RC_SUCCESS) {
+                ret->handle = HANDLE_NONE;
                 if (rc_base(rc) == TPM2_RC_LOCKOUT)
                         return log_fail(-ENOLCK, "TPM2 is in dictionary-attack lockout mode");
                 if (rc_base(rc) == TPM2_RC_BAD_AUTH || rc_base(rc) == TPM2_RC_AUTH_FAIL)
@@ -756,30 +805,161 @@ static int primary_create(struct tpm2 *t, uint16_t alg, ESYS_TR *ret) {
                 log_debug("CreatePrimary (%s) failed: %s", alg == TPM2_ALG_ECC ? "ECC" : "RSA", rc_str(rc));
                 return -EPROTONOSUPPORT;
         }
-        tpm2_track(t, h);
-        *ret = h;
+        tpm2_track(t, ret->handle);
         return 0;
 }
 
 /* ---- sessions ---------------------------------------------------------------- */
 
-/* Salted by tpmkey (ECDH or RSA-OAEP to the primary), AES-128-CFB parameter encryption. */
-static int session_start(struct tpm2 *t, ESYS_TR tpmkey, TPM2_SE type, TPMA_SESSION attrs, ESYS_TR *ret) {
+/* A salted, unbound session and its rolling nonces (Part 1 §19.6). */
+struct session {
+        TPM2_HANDLE handle;
+        TPMA_SESSION attrs;
+        uint8_t key[TPM2_SESSION_DIGEST]; /* sessionKey; authValues are all empty */
+        TPM2B_NONCE nonce_tpm, nonce_caller;
+};
+
+static void session_wipe(struct session *s) {
+        explicit_bzero(s, sizeof(*s));
+}
+
+static int nonce_new(TPM2B_NONCE *n) {
+        n->size = TPM2_SESSION_DIGEST;
+        if (getrandom(n->buffer, n->size, 0) != (ssize_t) n->size)
+                return log_fail(-EIO, "cannot get random bytes");
+        return 0;
+}
+
+/* Salted by the primary (ECDH or RSA-OAEP), AES-128-CFB parameter encryption. */
+static int session_start(struct tpm2 *t, const struct primary *salt_key, TPM2_SE type, TPMA_SESSION attrs,
+                         struct session *s) {
         static const TPMT_SYM_DEF symmetric = {
                 .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
         };
-        ESYS_TR s = ESYS_TR_NONE;
+        TPM2B_ENCRYPTED_SECRET encrypted_salt = {};
+        uint8_t salt[TPM2_SESSION_DIGEST];
         TSS2_RC rc;
+        int r;
 
-        rc = Esys_StartAuthSession(t->esys, tpmkey, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
-                                   &symmetric, TPM2_ALG_SHA256, &s);
-        if (rc != TSS2_RC_SUCCESS)
+        *s = (struct session) { .handle = HANDLE_NONE, .attrs = attrs };
+        r = nonce_new(&s->nonce_caller);
+        if (r < 0)
+                return r;
+        r = tpm2_salt_make(&salt_key->pub.publicArea, salt, &encrypted_salt);
+        if (r < 0)
+                return r;
+        rc = SYS_RETRY(Tss2_Sys_StartAuthSession(t->sys, salt_key->handle, TPM2_RH_NULL, NULL, &s->nonce_caller, &encrypted_salt,
+                                       type, &symmetric, TPM2_ALG_SHA256, &s->handle, &s->nonce_tpm, NULL));
+        if (rc != TSS2_RC_SUCCESS) {
+                explicit_bzero(salt, sizeof(salt));
+                s->handle = HANDLE_NONE;
                 return log_fail(-EIO, "cannot start a TPM2 session: %s", rc_str(rc));
-        tpm2_track(t, s);
-        rc = Esys_TRSess_SetAttributes(t->esys, s, attrs, 0xff);
+        }
+        tpm2_track(t, s->handle);
+        r = tpm2_kdfa(salt, sizeof(salt), "ATH", s->nonce_tpm.buffer, s->nonce_tpm.size, s->nonce_caller.buffer,
+                      s->nonce_caller.size, s->key, sizeof(s->key));
+        explicit_bzero(salt, sizeof(salt));
+        return r;
+}
+
+/* CFB of the first parameter in SAPI's buffer: the command's (DECRYPT) before
+ * it is sent, or the response's (ENCRYPT) after it came. */
+static int session_cfb(struct tpm2 *t, struct session *s, bool command) {
+        uint8_t key_iv[32], param[1024];
+        const uint8_t *p;
+        size_t size;
+        TSS2_RC rc;
+        int r;
+
+        rc = command ? Tss2_Sys_GetDecryptParam(t->sys, &size, &p) : Tss2_Sys_GetEncryptParam(t->sys, &size, &p);
+        if (rc != TSS2_RC_SUCCESS || size > sizeof(param))
+                return log_fail(-EIO, "cannot find the TPM2 parameter to encrypt: %s", rc_str(rc));
+        memcpy(param, p, size);
+        /* The newer nonce first: the caller's on commands, the TPM's on responses. */
+        if (command)
+                r = tpm2_kdfa(s->key, sizeof(s->key), "CFB", s->nonce_caller.buffer, s->nonce_caller.size,
+                              s->nonce_tpm.buffer, s->nonce_tpm.size, key_iv, sizeof(key_iv));
+        else
+                r = tpm2_kdfa(s->key, sizeof(s->key), "CFB", s->nonce_tpm.buffer, s->nonce_tpm.size,
+                              s->nonce_caller.buffer, s->nonce_caller.size, key_iv, sizeof(key_iv));
+        if (r >= 0)
+                r = tpm2_cfb(command, key_iv, param, size);
+        if (r >= 0) {
+                rc = command ? Tss2_Sys_SetDecryptParam(t->sys, size, param) : Tss2_Sys_SetEncryptParam(t->sys, size, param);
+                if (rc != TSS2_RC_SUCCESS)
+                        r = log_fail(-EIO, "cannot put back the TPM2 parameter: %s", rc_str(rc));
+        }
+        explicit_bzero(param, size);
+        explicit_bzero(key_iv, sizeof(key_iv));
+        return r;
+}
+
+/* Runs the prepared command with s as its one authorisation, for the object
+ * called name: HMAC over cpHash, response HMAC checked, parameters en- and
+ * decrypted as s->attrs say. < 0 for a local failure (logged), else 0 and the
+ * TPM's answer in *ret_rc. */
+static int session_execute(struct tpm2 *t, struct session *s, TPM2_CC cc, const TPM2B_NAME *name, TSS2_RC *ret_rc) {
+        TSS2L_SYS_AUTH_COMMAND cmd = { .count = 1 };
+        TSS2L_SYS_AUTH_RESPONSE rsp = {};
+        uint8_t cc_be[4], rc_be[4] = {}, attrs = s->attrs, digest[TPM2_SESSION_DIGEST], mac[TPM2_SESSION_DIGEST];
+        const uint8_t *p;
+        size_t size;
+        TSS2_RC rc;
+        int r;
+
+        put_be32(cc_be, cc);
+        r = nonce_new(&s->nonce_caller);
+        if (r < 0)
+                return r;
+        if (s->attrs & TPMA_SESSION_DECRYPT) {
+                r = session_cfb(t, s, true);
+                if (r < 0)
+                        return r;
+        }
+        rc = Tss2_Sys_GetCpBuffer(t->sys, &size, &p);
         if (rc != TSS2_RC_SUCCESS)
-                return log_fail(-EIO, "cannot set TPM2 session attributes: %s", rc_str(rc));
-        *ret = s;
+                return log_fail(-EIO, "cannot read the TPM2 command parameters: %s", rc_str(rc));
+        const struct iovec cp[] = { { cc_be, 4 }, { (void *) name->name, name->size }, { (void *) p, size } };
+        const struct iovec cmd_mac[] = {
+                { digest, sizeof(digest) }, { s->nonce_caller.buffer, s->nonce_caller.size },
+                { s->nonce_tpm.buffer, s->nonce_tpm.size }, { &attrs, 1 },
+        };
+        r = tpm2_sha256(digest, cp, ELEMENTSOF(cp));
+        if (r >= 0)
+                r = tpm2_hmac(s->key, sizeof(s->key), cmd_mac, ELEMENTSOF(cmd_mac), mac);
+        if (r < 0)
+                return r;
+        cmd.auths[0] = (TPMS_AUTH_COMMAND) {
+                .sessionHandle = s->handle, .nonce = s->nonce_caller, .sessionAttributes = attrs,
+                .hmac.size = sizeof(mac),
+        };
+        memcpy(cmd.auths[0].hmac.buffer, mac, sizeof(mac));
+        rc = Tss2_Sys_SetCmdAuths(t->sys, &cmd);
+        if (rc != TSS2_RC_SUCCESS)
+                return log_fail(-EIO, "cannot set the TPM2 session: %s", rc_str(rc));
+        *ret_rc = rc = SYS_RETRY(Tss2_Sys_Execute(t->sys));
+        if (rc != TSS2_RC_SUCCESS)
+                return 0; /* no response session: the nonces stay as they were */
+
+        if (Tss2_Sys_GetRspAuths(t->sys, &rsp) != TSS2_RC_SUCCESS || rsp.count != 1 ||
+            Tss2_Sys_GetRpBuffer(t->sys, &size, &p) != TSS2_RC_SUCCESS)
+                return log_fail(-EBADMSG, "TPM2 response has no session");
+        s->nonce_tpm = rsp.auths[0].nonce;
+        attrs = rsp.auths[0].sessionAttributes;
+        const struct iovec rp[] = { { rc_be, 4 }, { cc_be, 4 }, { (void *) p, size } };
+        const struct iovec rsp_mac[] = {
+                { digest, sizeof(digest) }, { s->nonce_tpm.buffer, s->nonce_tpm.size },
+                { s->nonce_caller.buffer, s->nonce_caller.size }, { &attrs, 1 },
+        };
+        r = tpm2_sha256(digest, rp, ELEMENTSOF(rp));
+        if (r >= 0)
+                r = tpm2_hmac(s->key, sizeof(s->key), rsp_mac, ELEMENTSOF(rsp_mac), mac);
+        if (r < 0)
+                return r;
+        if (rsp.auths[0].hmac.size != sizeof(mac) || memcmp(rsp.auths[0].hmac.buffer, mac, sizeof(mac)) != 0)
+                return log_fail(-EBADMSG, "TPM2 response fails its session HMAC check");
+        if (s->attrs & TPMA_SESSION_ENCRYPT)
+                return session_cfb(t, s, false);
         return 0;
 }
 
@@ -790,30 +970,29 @@ static int pcr_read(struct tpm2 *t, uint16_t bank, uint32_t mask, uint8_t values
         uint32_t left = mask;
 
         while (left) {
-                _cleanup_free_ TPML_PCR_SELECTION *out = NULL;
-                _cleanup_free_ TPML_DIGEST *digests = NULL;
-                TPML_PCR_SELECTION in;
-                uint32_t got = 0;
+                TPML_PCR_SELECTION in, out = {};
+                TPML_DIGEST digests = {};
+                uint32_t got = 0, update_counter;
                 size_t k = 0;
                 TSS2_RC rc;
 
                 pcr_selection(&in, bank, left);
-                rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &in, NULL, &out, &digests);
+                rc = SYS_RETRY(Tss2_Sys_PCR_Read(t->sys, NULL, &in, &update_counter, &out, &digests, NULL));
                 if (rc != TSS2_RC_SUCCESS)
                         return log_fail(-EIO, "cannot read TPM2 PCRs: %s", rc_str(rc));
-                for (uint32_t i = 0; i < out->count; i++)
-                        if (out->pcrSelections[i].hash == bank)
-                                for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < out->pcrSelections[i].sizeofSelect; b++)
-                                        if (out->pcrSelections[i].pcrSelect[b / 8] & (1U << (b % 8)))
+                for (uint32_t i = 0; i < out.count; i++)
+                        if (out.pcrSelections[i].hash == bank)
+                                for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < out.pcrSelections[i].sizeofSelect; b++)
+                                        if (out.pcrSelections[i].pcrSelect[b / 8] & (1U << (b % 8)))
                                                 got |= UINT32_C(1) << b;
                 got &= left;
                 if (got == 0)
                         return log_fail(-EOPNOTSUPP, "TPM2 has no %s PCR bank for the selected PCRs", tpm2_bank_name(bank));
                 for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
                         if (got & (UINT32_C(1) << b)) {
-                                if (k >= digests->count || digests->digests[k].size != bank_size(bank))
+                                if (k >= digests.count || digests.digests[k].size != bank_size(bank))
                                         return log_fail(-EIO, "TPM2 returned malformed PCR values");
-                                memcpy(values[b], digests->digests[k].buffer, bank_size(bank));
+                                memcpy(values[b], digests.digests[k].buffer, bank_size(bank));
                                 k++;
                         }
                 left &= ~got;
@@ -841,15 +1020,16 @@ static bool pcrs_initialized(uint16_t bank, uint32_t mask, uint8_t values[TPM2_P
 
 /* Which of sha256/sha1 have all 24 PCRs allocated. */
 static int pcr_banks(struct tpm2 *t, bool *has256, bool *has1) {
-        _cleanup_free_ TPMS_CAPABILITY_DATA *cap = NULL;
+        TPMS_CAPABILITY_DATA cap = {};
+        TPMI_YES_NO more;
         TSS2_RC rc;
 
         *has256 = *has1 = false;
-        rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_PCRS, 0, 1, NULL, &cap);
+        rc = SYS_RETRY(Tss2_Sys_GetCapability(t->sys, NULL, TPM2_CAP_PCRS, 0, 1, &more, &cap, NULL));
         if (rc != TSS2_RC_SUCCESS)
                 return log_fail(-EIO, "cannot list TPM2 PCR banks: %s", rc_str(rc));
-        for (uint32_t i = 0; i < cap->data.assignedPCR.count; i++) {
-                const TPMS_PCR_SELECTION *s = &cap->data.assignedPCR.pcrSelections[i];
+        for (uint32_t i = 0; i < cap.data.assignedPCR.count; i++) {
+                const TPMS_PCR_SELECTION *s = &cap.data.assignedPCR.pcrSelections[i];
                 bool all = s->sizeofSelect >= 3 && s->pcrSelect[0] == 0xff && s->pcrSelect[1] == 0xff && s->pcrSelect[2] == 0xff;
 
                 if (s->hash == TPM2_ALG_SHA256)
@@ -931,42 +1111,49 @@ void tpm2_sealed_done(struct tpm2_sealed *s) {
 }
 
 static int seal_with(struct tpm2 *t, uint16_t alg, const TPM2B_PUBLIC *tmpl, uint8_t *data, struct tpm2_sealed *ret) {
-        _cleanup_free_ TPM2B_PRIVATE *priv = NULL;
-        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
         static const TPM2B_DATA outside = {};
         static const TPML_PCR_SELECTION creation_pcr = {};
         TPM2B_SENSITIVE_CREATE sensitive = {};
-        ESYS_TR primary = ESYS_TR_NONE, session = ESYS_TR_NONE;
+        TPM2B_PRIVATE priv = {};
+        TPM2B_PUBLIC pub = {};
+        TPM2B_CREATION_DATA creation_data = {};
+        TPM2B_DIGEST creation_hash = {};
+        TPMT_TK_CREATION creation_ticket = {};
+        _cleanup_(session_wipe) struct session session = { .handle = HANDLE_NONE };
+        struct primary primary;
         uint8_t blob[sizeof(TPM2B_PRIVATE) + sizeof(TPM2B_PUBLIC)];
         size_t off = 0;
-        bool srk;
         TSS2_RC rc;
         int r;
 
-        if (primary_from_srk(t, alg, &primary) > 0)
-                srk = true;
-        else {
-                srk = false;
+        if (primary_from_srk(t, alg, &primary) <= 0) {
                 r = primary_create(t, alg, &primary);
                 if (r < 0)
                         return r;
         }
-        r = session_start(t, primary, TPM2_SE_HMAC,
-                          TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, &session);
+        /* Authorises the parent; the sensitive data, the first parameter, is encrypted on the wire. */
+        r = session_start(t, &primary, TPM2_SE_HMAC, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION, &session);
         if (r < 0)
                 goto out;
         sensitive.sensitive.data.size = 32;
         memcpy(sensitive.sensitive.data.buffer, data, 32);
-        /* The sensitive data is the first parameter: encrypted on the wire by the session. */
-        rc = Esys_Create(t->esys, primary, session, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, tmpl, &outside, &creation_pcr,
-                         &priv, &pub, NULL, NULL, NULL);
+        rc = Tss2_Sys_Create_Prepare(t->sys, primary.handle, &sensitive, tmpl, &outside, &creation_pcr);
         explicit_bzero(&sensitive, sizeof(sensitive));
+        if (rc != TSS2_RC_SUCCESS) {
+                r = log_fail(-EIO, "cannot prepare the TPM2 Create command: %s", rc_str(rc));
+                goto out;
+        }
+        r = session_execute(t, &session, TPM2_CC_Create, &primary.name, &rc);
+        if (r < 0)
+                goto out;
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_Sys_Create_Complete(t->sys, &priv, &pub, &creation_data, &creation_hash, &creation_ticket);
         if (rc != TSS2_RC_SUCCESS) {
                 r = log_fail(-EIO, "cannot seal the key in the TPM2: %s", rc_str(rc));
                 goto out;
         }
-        if (Tss2_MU_TPM2B_PRIVATE_Marshal(priv, blob, sizeof(blob), &off) != TSS2_RC_SUCCESS ||
-            Tss2_MU_TPM2B_PUBLIC_Marshal(pub, blob, sizeof(blob), &off) != TSS2_RC_SUCCESS) {
+        if (Tss2_MU_TPM2B_PRIVATE_Marshal(&priv, blob, sizeof(blob), &off) != TSS2_RC_SUCCESS ||
+            Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, blob, sizeof(blob), &off) != TSS2_RC_SUCCESS) {
                 r = log_fail(-EIO, "cannot marshal the sealed TPM2 object");
                 goto out;
         }
@@ -978,12 +1165,11 @@ static int seal_with(struct tpm2 *t, uint16_t alg, const TPM2B_PUBLIC *tmpl, uin
         memcpy(ret->blob, blob, off);
         ret->blob_size = off;
         ret->primary_alg = alg;
-        log_debug("sealed under %s primary%s", alg == TPM2_ALG_ECC ? "ECC" : "RSA", srk ? " (persistent SRK)" : "");
+        log_debug("sealed under %s primary%s", alg == TPM2_ALG_ECC ? "ECC" : "RSA", primary.srk ? " (persistent SRK)" : "");
         r = 0;
 out:
-        tpm2_flush(t, &session);
-        if (!srk)
-                tpm2_flush(t, &primary);
+        tpm2_flush(t, &session.handle);
+        tpm2_flush(t, &primary.handle);
         return r;
 }
 
@@ -995,10 +1181,16 @@ int tpm2_seal(const char *device, const struct tpm2_pcr_spec *pcrs, const struct
         struct tpm2_rsa_pub key;
         TPM2B_PUBLIC tmpl = {};
         uint32_t union_mask = pcrs->mask | (pk ? pk->pcr_mask : 0);
+        const char *primary_env = getenv("LATCHKEY_TPM2_PRIMARY");
+        bool rsa_only;
         size_t concat_size;
         uint16_t bank = 0;
         int r;
 
+        /* What systemd does on a TPM without ECC, on demand. */
+        if (primary_env && strcmp(primary_env, "rsa") != 0 && strcmp(primary_env, "ecc") != 0)
+                return log_fail(-EINVAL, "invalid $LATCHKEY_TPM2_PRIMARY \"%s\": want ecc or rsa", primary_env);
+        rsa_only = primary_env && strcmp(primary_env, "rsa") == 0;
         if (pk) {
                 r = tpm2_rsa_pub_from_pem(pk->pem, pk->pem_size, &key);
                 if (r < 0)
@@ -1039,10 +1231,13 @@ int tpm2_seal(const char *device, const struct tpm2_pcr_spec *pcrs, const struct
 
         if (getrandom(secret, 32, 0) != 32)
                 return log_fail(-EIO, "cannot get random bytes");
-        r = seal_with(&t, TPM2_ALG_ECC, &tmpl, secret, &s);
+        r = -EPROTONOSUPPORT;
+        if (!rsa_only)
+                r = seal_with(&t, TPM2_ALG_ECC, &tmpl, secret, &s);
         if (r == -EPROTONOSUPPORT) {
                 /* As systemd: no ECC primary on this TPM, so RSA 2048. */
-                log_debug("ECC primary failed, falling back to RSA 2048");
+                if (!rsa_only)
+                        log_debug("ECC primary failed, falling back to RSA 2048");
                 r = seal_with(&t, TPM2_ALG_RSA, &tmpl, secret, &s);
                 if (r == -EPROTONOSUPPORT)
                         r = log_fail(-EIO, "cannot create a TPM2 primary key (neither ECC P-256 nor RSA 2048)");
@@ -1143,19 +1338,18 @@ out:
 }
 
 /* PolicyPCR over the signed PCRs, check the signature in the TPM, PolicyAuthorize. */
-static int policy_signed(struct tpm2 *t, ESYS_TR session, uint16_t bank, const struct tpm2_pubkey *pk) {
-        _cleanup_free_ TPM2B_DIGEST *approved = NULL;
-        _cleanup_free_ TPMT_TK_VERIFIED *ticket = NULL;
+static int policy_signed(struct tpm2 *t, TPM2_HANDLE session, uint16_t bank, const struct tpm2_pubkey *pk) {
         _cleanup_free_ uint8_t *sig = NULL;
         struct tpm2_rsa_pub key;
         TPM2B_PUBLIC pub;
         TPML_PCR_SELECTION sel;
-        TPM2B_DIGEST digest = { .size = 32 };
+        TPM2B_DIGEST approved = {}, digest = { .size = 32 };
         TPMT_SIGNATURE signature = {};
-        TPM2B_NAME name = { .size = sizeof(key.name) };
+        TPMT_TK_VERIFIED ticket = {};
+        TPM2B_NAME name = { .size = sizeof(key.name) }, loaded_name = {};
         static const TPM2B_DIGEST empty = {};
         static const TPM2B_NONCE empty_ref = {};
-        ESYS_TR h = ESYS_TR_NONE;
+        TPM2_HANDLE h = HANDLE_NONE;
         size_t sig_size = 0;
         TSS2_RC rc;
         int r;
@@ -1164,37 +1358,36 @@ static int policy_signed(struct tpm2 *t, ESYS_TR session, uint16_t bank, const s
         if (r < 0)
                 return r;
         pcr_selection(&sel, bank, pk->pcr_mask);
-        rc = Esys_PolicyPCR(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
+        rc = SYS_RETRY(Tss2_Sys_PolicyPCR(t->sys, session, NULL, &empty, &sel, NULL));
         if (rc == TSS2_RC_SUCCESS)
-                rc = Esys_PolicyGetDigest(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved);
+                rc = SYS_RETRY(Tss2_Sys_PolicyGetDigest(t->sys, session, NULL, &approved, NULL));
         if (rc != TSS2_RC_SUCCESS)
                 return log_fail(-EIO, "TPM2 signed PCR policy failed: %s", rc_str(rc));
-        r = signature_find(pk->signature_path, bank, pk->pcr_mask, &key, approved->buffer, &sig, &sig_size);
+        r = signature_find(pk->signature_path, bank, pk->pcr_mask, &key, approved.buffer, &sig, &sig_size);
         if (r < 0)
                 return r;
         if (sig_size > sizeof(signature.signature.rsassa.sig.buffer))
                 return log_fail(-EBADMSG, "PCR policy signature too long");
 
         rsa_tpm_public(&key, &pub);
-        rc = Esys_LoadExternal(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, &pub, ESYS_TR_RH_OWNER, &h);
+        rc = SYS_RETRY(Tss2_Sys_LoadExternal(t->sys, NULL, NULL, &pub, TPM2_RH_OWNER, &h, &loaded_name, NULL));
         if (rc != TSS2_RC_SUCCESS)
                 return log_fail(-EIO, "cannot load the PCR signing key into the TPM2: %s", rc_str(rc));
         tpm2_track(t, h);
-        r = sha256_parts(digest.buffer, approved->buffer, approved->size, NULL, 0, NULL, 0, NULL, 0);
+        r = sha256_parts(digest.buffer, approved.buffer, approved.size, NULL, 0, NULL, 0, NULL, 0);
         if (r < 0)
                 goto out;
         signature.sigAlg = TPM2_ALG_RSASSA;
         signature.signature.rsassa.hash = TPM2_ALG_SHA256;
         signature.signature.rsassa.sig.size = (uint16_t) sig_size;
         memcpy(signature.signature.rsassa.sig.buffer, sig, sig_size);
-        rc = Esys_VerifySignature(t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &signature, &ticket);
+        rc = SYS_RETRY(Tss2_Sys_VerifySignature(t->sys, h, NULL, &digest, &signature, &ticket, NULL));
         if (rc != TSS2_RC_SUCCESS) {
                 r = log_fail(-EPERM, "PCR policy signature does not verify: %s", rc_str(rc));
                 goto out;
         }
         memcpy(name.name, key.name, sizeof(key.name));
-        rc = Esys_PolicyAuthorize(t->esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, approved, &empty_ref, &name,
-                                  ticket);
+        rc = SYS_RETRY(Tss2_Sys_PolicyAuthorize(t->sys, session, NULL, &approved, &empty_ref, &name, &ticket, NULL));
         if (rc != TSS2_RC_SUCCESS) {
                 r = log_fail(-EIO, "TPM2 PolicyAuthorize failed: %s", rc_str(rc));
                 goto out;
@@ -1207,43 +1400,34 @@ out:
 
 /* ---- unseal ---------------------------------------------------------------------- */
 
-static int unseal_load(struct tpm2 *t, uint16_t alg, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub, ESYS_TR *ret_primary,
-                       bool *ret_srk, ESYS_TR *ret_key) {
-        ESYS_TR primary = ESYS_TR_NONE, key = ESYS_TR_NONE;
+/* Loads the sealed object under the SRK if that is the primary, else under a fresh
+ * primary; *primary stays loaded to salt the session. */
+static int unseal_load(struct tpm2 *t, uint16_t alg, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub,
+                       struct primary *primary, TPM2_HANDLE *ret_key, TPM2B_NAME *ret_name) {
         TSS2_RC rc;
         int r;
 
         for (int attempt = 0; attempt < 2; attempt++) {
-                bool srk = false;
-
-                if (attempt == 0 && primary_from_srk(t, alg, &primary) > 0)
-                        srk = true;
-                else {
-                        r = primary_create(t, alg, &primary);
+                if (attempt > 0 || primary_from_srk(t, alg, primary) <= 0) {
+                        r = primary_create(t, alg, primary);
                         if (r == -EPROTONOSUPPORT)
                                 return log_fail(-EIO, "cannot create the TPM2 primary key (%s)", alg == TPM2_ALG_ECC ? "ECC P-256" : "RSA 2048");
                         if (r < 0)
                                 return r;
                 }
-                rc = Esys_Load(t->esys, primary, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &key);
+                rc = SYS_RETRY(Tss2_Sys_Load(t->sys, primary->handle, &password_auth, priv, pub, ret_key, ret_name, NULL));
                 if (rc == TSS2_RC_SUCCESS) {
                         log_debug("loaded the sealed object under the %s primary%s", alg == TPM2_ALG_ECC ? "ECC" : "RSA",
-                                  srk ? " (persistent SRK)" : "");
-                        tpm2_track(t, key);
-                        *ret_primary = primary;
-                        *ret_srk = srk;
-                        *ret_key = key;
+                                  primary->srk ? " (persistent SRK)" : "");
+                        tpm2_track(t, *ret_key);
                         return 0;
                 }
-                if (!srk)
-                        tpm2_flush(t, &primary);
-                else {
-                        (void) Esys_TR_Close(t->esys, &t->persistent);
-                        t->persistent = ESYS_TR_NONE;
-                        primary = ESYS_TR_NONE;
+                *ret_key = HANDLE_NONE;
+                if (primary->srk) {
                         log_debug("sealed object does not load under the persistent SRK, deriving the primary");
                         continue;
                 }
+                tpm2_flush(t, &primary->handle);
                 if (rc_base(rc) == TPM2_RC_INTEGRITY || rc_base(rc) == TPM2_RC_BINDING || rc_base(rc) == TPM2_RC_SIZE)
                         return log_fail(-EREMOTE, "credential was sealed by another TPM2 (or this TPM2 was cleared): %s", rc_str(rc));
                 if (rc_base(rc) == TPM2_RC_LOCKOUT)
@@ -1253,16 +1437,29 @@ static int unseal_load(struct tpm2 *t, uint16_t alg, const TPM2B_PRIVATE *priv, 
         return log_fail(-EIO, "cannot load the sealed TPM2 object");
 }
 
+/* PCR values differ: say which PCRs the credential is bound to. */
+static int pcr_mismatch(uint16_t bank, uint32_t mask) {
+        char list[TPM2_PCRS_MAX * 3 + 1] = "";
+
+        for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
+                if (mask & (UINT32_C(1) << b))
+                        sprintf(list + strlen(list), "%s%u", list[0] ? "+" : "", b);
+        return log_fail(-EPERM, "PCR policy mismatch: %s PCRs %s differ from the state the credential was sealed for",
+                        tpm2_bank_name(bank), list[0] ? list : "(none)");
+}
+
 int tpm2_unseal(const char *device, const struct tpm2_sealed *sealed, const struct tpm2_pubkey *pk,
                 uint8_t secret[TPM2_SECRET_MAX], size_t *ret_secret_size) {
         _cleanup_(tpm2_done) struct tpm2 t = {};
+        _cleanup_(session_wipe) struct session session = { .handle = HANDLE_NONE };
         TPM2B_PRIVATE priv = {};
         TPM2B_PUBLIC pub = {};
-        ESYS_TR primary = ESYS_TR_NONE, key = ESYS_TR_NONE, session = ESYS_TR_NONE;
+        TPM2B_NAME key_name = {};
+        struct primary primary;
+        TPM2_HANDLE key = HANDLE_NONE;
         static const TPM2B_DIGEST empty = {};
         uint16_t bank = sealed->pcr_bank;
         size_t off = 0;
-        bool srk = false;
         TSS2_RC rc;
         int r;
 
@@ -1287,23 +1484,22 @@ int tpm2_unseal(const char *device, const struct tpm2_sealed *sealed, const stru
         r = tpm2_open(device, &t);
         if (r < 0)
                 return r;
-        r = unseal_load(&t, sealed->primary_alg, &priv, &pub, &primary, &srk, &key);
+        r = unseal_load(&t, sealed->primary_alg, &priv, &pub, &primary, &key, &key_name);
         if (r < 0)
                 return r;
         /* One policy session, salted by the primary: it authorises Unseal and
          * encrypts the response, so the secret never crosses the bus in clear. */
-        r = session_start(&t, primary, TPM2_SE_POLICY, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, &session);
-        if (!srk)
-                tpm2_flush(&t, &primary); /* frees a slot; the session keeps its salt */
+        r = session_start(&t, &primary, TPM2_SE_POLICY, TPMA_SESSION_ENCRYPT | TPMA_SESSION_CONTINUESESSION, &session);
+        tpm2_flush(&t, &primary.handle); /* frees a slot; the session keeps its salt */
         if (r < 0)
                 return r;
 
         for (int attempt = 0;; attempt++) {
-                _cleanup_free_ TPM2B_DIGEST *digest = NULL;
-                TPM2B_SENSITIVE_DATA *out = NULL;
+                TPM2B_DIGEST digest = {};
+                TPM2B_SENSITIVE_DATA out = {};
 
                 if (pk) {
-                        r = policy_signed(&t, session, bank, pk);
+                        r = policy_signed(&t, session.handle, bank, pk);
                         if (r < 0)
                                 return r;
                 }
@@ -1311,37 +1507,34 @@ int tpm2_unseal(const char *device, const struct tpm2_sealed *sealed, const stru
                         TPML_PCR_SELECTION sel;
 
                         pcr_selection(&sel, bank, sealed->pcr_mask);
-                        rc = Esys_PolicyPCR(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &empty, &sel);
+                        rc = SYS_RETRY(Tss2_Sys_PolicyPCR(t.sys, session.handle, NULL, &empty, &sel, NULL));
                         if (rc != TSS2_RC_SUCCESS)
                                 return log_fail(-EIO, "TPM2 PolicyPCR failed: %s", rc_str(rc));
                 }
-                rc = Esys_PolicyGetDigest(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
+                rc = SYS_RETRY(Tss2_Sys_PolicyGetDigest(t.sys, session.handle, NULL, &digest, NULL));
                 if (rc != TSS2_RC_SUCCESS)
                         return log_fail(-EIO, "cannot read the TPM2 policy digest: %s", rc_str(rc));
-                if (digest->size != 32 || memcmp(digest->buffer, sealed->policy_hash, 32) != 0) {
-                        char list[TPM2_PCRS_MAX * 3 + 1] = "";
-
-                        for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
-                                if ((sealed->pcr_mask | (pk ? pk->pcr_mask : 0)) & (UINT32_C(1) << b))
-                                        sprintf(list + strlen(list), "%s%u", list[0] ? "+" : "", b);
-                        return log_fail(-EPERM, "PCR policy mismatch: %s PCRs %s differ from the state the credential was sealed for",
-                                        tpm2_bank_name(bank), list[0] ? list : "(none)");
-                }
-                rc = Esys_Unseal(t.esys, key, session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+                if (digest.size != 32 || memcmp(digest.buffer, sealed->policy_hash, 32) != 0)
+                        return pcr_mismatch(bank, sealed->pcr_mask | (pk ? pk->pcr_mask : 0));
+                rc = Tss2_Sys_Unseal_Prepare(t.sys, key);
+                if (rc != TSS2_RC_SUCCESS)
+                        return log_fail(-EIO, "cannot prepare the TPM2 Unseal command: %s", rc_str(rc));
+                r = session_execute(&t, &session, TPM2_CC_Unseal, &key_name, &rc);
+                if (r < 0)
+                        return r;
                 if (rc == TSS2_RC_SUCCESS) {
-                        if (out->size == 0 || out->size > TPM2_SECRET_MAX) {
-                                explicit_bzero(out, sizeof(*out));
-                                free(out);
+                        rc = Tss2_Sys_Unseal_Complete(t.sys, &out);
+                        if (rc != TSS2_RC_SUCCESS || out.size == 0 || out.size > TPM2_SECRET_MAX) {
+                                explicit_bzero(&out, sizeof(out));
                                 return log_fail(-EBADMSG, "TPM2 unsealed a secret of unexpected size");
                         }
-                        memcpy(secret, out->buffer, out->size);
-                        *ret_secret_size = out->size;
-                        explicit_bzero(out, sizeof(*out));
-                        free(out);
+                        memcpy(secret, out.buffer, out.size);
+                        *ret_secret_size = out.size;
+                        explicit_bzero(&out, sizeof(out));
                         return 0;
                 }
                 if (rc_base(rc) == TPM2_RC_PCR_CHANGED && attempt < 30) {
-                        rc = Esys_PolicyRestart(t.esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+                        rc = SYS_RETRY(Tss2_Sys_PolicyRestart(t.sys, session.handle, NULL, NULL));
                         if (rc != TSS2_RC_SUCCESS)
                                 return log_fail(-EIO, "cannot restart the TPM2 policy session: %s", rc_str(rc));
                         continue;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* TPM2 sealing of the credential key through tpm2-tss ESYS, byte-compatible
- * with systemd 252: a KEYEDHASH object holding 32 random bytes under the
- * owner hierarchy's "legacy" primary, bound to PCRs by a policy digest.
- * Every session is salted and parameter-encrypted, and every transient
- * object and session is flushed on every path (no resource manager needed). */
+/* TPM2 sealing of the credential key through tpm2-tss (SAPI, with the session
+ * crypto of tpm2-crypt.h), byte-compatible with systemd 252: a KEYEDHASH object
+ * holding 32 random bytes under the owner hierarchy's "legacy" primary, bound
+ * to PCRs by a policy digest. Every session is salted and parameter-encrypted,
+ * and every transient object and session is flushed on every path (no
+ * resource manager needed). */
 #pragma once
 
 #include <stdbool.h>

@@ -141,6 +141,28 @@ vector_decrypts() { # FILE PLAINTEXT NAME [OPTIONS...]
         done
 }
 
+@test "RSA 2048 primary (LATCHKEY_TPM2_PRIMARY=rsa, a TPM without ECC): RSA-OAEP salted sessions both ways, systemd-creds 252 decrypts" {
+        swtpm_start
+        tpm2_pcrextend 7:sha256=$PCR7_EXT
+        for key in tpm2 host+tpm2; do
+                LATCHKEY_TPM2_PRIMARY=rsa LATCHKEY_LOG_LEVEL=debug "$ENC" --tpm2-device="$TPM" --with-key=$key --tpm2-pcrs=7 \
+                        --name=r "$T/pt" "$T/r.cred" 2>"$T/err" || { cat "$T/err"; return 1; }
+                grep -q "sealed under RSA primary" "$T/err"
+                assert_no_tpm_leak
+                LATCHKEY_LOG_LEVEL=debug "$DEC" --tpm2-device="$TPM" --name=r "$T/r.cred" "$T/out" 2>"$T/err" || { cat "$T/err"; return 1; }
+                grep -q "under the RSA primary" "$T/err"
+                cmp "$T/pt" "$T/out"
+                assert_no_tpm_leak
+                systemd-creds decrypt --tpm2-device="$TPM" --name=r "$T/r.cred" "$T/out" 2>"$T/err" ||
+                        { echo "systemd-creds decrypt $key: $(cat "$T/err")"; return 1; }
+                tpm_flush_all
+                cmp "$T/pt" "$T/out"
+        done
+        run --separate-stderr env LATCHKEY_TPM2_PRIMARY=dsa "$ENC" --tpm2-device="$TPM" --with-key=tpm2 --name=r "$T/pt" "$T/bad.cred"
+        assert_clean_failure
+        [[ "$stderr" == *"invalid \$LATCHKEY_TPM2_PRIMARY"* ]]
+}
+
 @test "empty PCR mask is written with the sha256 bank (systemd 252 writes 0xffff and cannot read it back)" {
         swtpm_start
         run "$ENC" --tpm2-device="$TPM" --with-key=tpm2 --tpm2-pcrs= --raw --name=s "$T/pt" "$T/s.raw"
