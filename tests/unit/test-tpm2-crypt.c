@@ -148,52 +148,35 @@ static void test_sha256_hmac(void **state) {
         assert_string_equal(h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-/* Session key: KDFa(key, "ATH", nonceNewer, nonceOlder, 256). */
-static void test_kdfa_session_key(void **state) {
-        uint8_t k[32], u[32], v[32], out[32];
-        char h[65];
-
-        kdf_inputs(k, u, v);
-        assert_int_equal(tpm2_kdfa(k, 32, "ATH", u, 32, v, 32, out, 32), 0);
-        hex(out, 32, h);
-        assert_string_equal(h, "0e910bfdca487340700b56f80f725785fc10ae9b0fc45c7bd79d2dc606187153");
-}
-
-/* Parameter encryption key ‖ IV: KDFa(sessionValue, "CFB", ..., 256). */
-static void test_kdfa_cfb(void **state) {
-        uint8_t k[32], u[32], v[32], out[32];
-        char h[65];
-
-        kdf_inputs(k, u, v);
-        assert_int_equal(tpm2_kdfa(k, 32, "CFB", u, 32, v, 32, out, 32), 0);
-        hex(out, 32, h);
-        assert_string_equal(h, "b089d48db92e134831ed3c9792c191c2e45cc7011de0b5f0fbb259f88d0668ea");
-}
-
-/* 80 bytes = 3 HMAC blocks, the last cut; [bits] = 640 changes every block. */
-static void test_kdfa_multiblock(void **state) {
+/* KDFa known answers: the session key ("ATH"), the parameter key ‖ IV ("CFB"),
+ * 80 bytes = 3 HMAC blocks with the last cut ([bits] = 640 changes every block),
+ * and empty contexts (no nonces). */
+static void test_kdfa(void **state) {
+        static const struct {
+                const char *label;
+                bool context;
+                size_t size;
+                const char *hex;
+        } cases[] = {
+                { "ATH", true, 32, "0e910bfdca487340700b56f80f725785fc10ae9b0fc45c7bd79d2dc606187153" },
+                { "CFB", true, 32, "b089d48db92e134831ed3c9792c191c2e45cc7011de0b5f0fbb259f88d0668ea" },
+                { "ATH", true, 80, "04f31e7c6986ce3eb74e67ae793fd44eb40c6861a6b93badc5ccdb7b74605a15"
+                                   "77483390aab38006332fd46adb5f5f6872476f335690c49df2597affc60fbc6e"
+                                   "3d935b8aee061aedddd8a8c31427e8a6" },
+                { "ATH", false, 32, "b55a59ce55ee2b5d81667560355fd8fb3c9817a173d3ffaf7b6b502c94c42415" },
+        };
         uint8_t k[32], u[32], v[32], out[81];
         char h[161];
 
         kdf_inputs(k, u, v);
-        out[80] = 0xa5; /* must survive: the truncated block may not overrun */
-        assert_int_equal(tpm2_kdfa(k, 32, "ATH", u, 32, v, 32, out, 80), 0);
-        assert_int_equal(out[80], 0xa5);
-        hex(out, 80, h);
-        assert_string_equal(h, "04f31e7c6986ce3eb74e67ae793fd44eb40c6861a6b93badc5ccdb7b74605a15"
-                               "77483390aab38006332fd46adb5f5f6872476f335690c49df2597affc60fbc6e"
-                               "3d935b8aee061aedddd8a8c31427e8a6");
-}
-
-/* Empty contextU and contextV (e.g. an unbound, unsalted session's nonces absent). */
-static void test_kdfa_empty_context(void **state) {
-        uint8_t k[32], u[32], v[32], out[32];
-        char h[65];
-
-        kdf_inputs(k, u, v);
-        assert_int_equal(tpm2_kdfa(k, 32, "ATH", NULL, 0, NULL, 0, out, 32), 0);
-        hex(out, 32, h);
-        assert_string_equal(h, "b55a59ce55ee2b5d81667560355fd8fb3c9817a173d3ffaf7b6b502c94c42415");
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                out[cases[i].size] = 0xa5; /* must survive: a truncated block may not overrun */
+                assert_int_equal(tpm2_kdfa(k, 32, cases[i].label, cases[i].context ? u : NULL, cases[i].context ? 32 : 0,
+                                           cases[i].context ? v : NULL, cases[i].context ? 32 : 0, out, cases[i].size), 0);
+                assert_int_equal(out[cases[i].size], 0xa5);
+                hex(out, cases[i].size, h);
+                assert_string_equal(h, cases[i].hex);
+        }
 }
 
 static void test_kdfe(void **state) {
@@ -372,10 +355,7 @@ static void test_cfb(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sha256_hmac),
-                cmocka_unit_test(test_kdfa_session_key),
-                cmocka_unit_test(test_kdfa_cfb),
-                cmocka_unit_test(test_kdfa_multiblock),
-                cmocka_unit_test(test_kdfa_empty_context),
+                cmocka_unit_test(test_kdfa),
                 cmocka_unit_test(test_kdfe),
                 cmocka_unit_test(test_kdf_size_range),
                 cmocka_unit_test(test_salt_ecc),
