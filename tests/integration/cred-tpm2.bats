@@ -17,7 +17,31 @@ setup() {
 }
 
 teardown() {
+        proxy_stop
         swtpm_stop
+}
+
+# proxy_start [--flip-unseal]: tpm-proxy.py between the client and swtpm, on
+# $T/proxy/sock; returns once it accepts connections.
+proxy_start() {
+        mkdir -p "$T/proxy"
+        rm -f "$T/proxy/out"
+        "$BATS_TEST_DIRNAME/tpm-proxy.py" "$SWTPM_DIR/sock" "$T/proxy/sock" "$@" >"$T/proxy/out" 2>"$T/proxy/err" 3>&- &
+        PROXY_PID=$!
+        for _ in $(seq 500); do
+                grep -qx ready "$T/proxy/out" 2>/dev/null && return 0
+                kill -0 "$PROXY_PID" 2>/dev/null || break
+                sleep 0.01
+        done
+        echo "tpm-proxy did not come up: $(cat "$T/proxy/err" 2>/dev/null)" >&2
+        return 1
+}
+
+proxy_stop() {
+        [ -n "${PROXY_PID:-}" ] || return 0
+        kill -TERM "$PROXY_PID" 2>/dev/null
+        wait "$PROXY_PID" 2>/dev/null || true # 143: killed, as meant
+        PROXY_PID=
 }
 
 # Starts swtpm from a saved state; the v252/257 tests/vectors TPM state by default.
@@ -262,6 +286,28 @@ PY
         # No signature file: a clear error, not silence as in systemd 252.
         run --separate-stderr "$DEC" --tpm2-device="$TPM" --tpm2-signature="$T/none.json" --name=pk "$T/pk.cred" -
         assert_clean_failure
+        assert_no_tpm_leak
+}
+
+@test "a tampered Unseal response (man in the middle) is refused by the session HMAC check, no output, nothing leaked" {
+        swtpm_start
+        tpm2_pcrextend 7:sha256=$PCR7_EXT
+        "$ENC" --tpm2-device="$TPM" --with-key=tpm2 --name=x "$T/pt" "$T/x.cred"
+        # The proxy alone changes nothing: a decrypt through it works.
+        proxy_start
+        "$DEC" --tpm2-device="swtpm:path=$T/proxy/sock" --name=x "$T/x.cred" "$T/out"
+        cmp "$T/pt" "$T/out"
+        proxy_stop
+        rm "$T/out"
+        assert_no_tpm_leak
+        # One bit of the unsealed secret altered on its way back from the TPM.
+        proxy_start --flip-unseal
+        run --separate-stderr "$DEC" --tpm2-device="swtpm:path=$T/proxy/sock" --name=x "$T/x.cred" "$T/out"
+        proxy_stop
+        assert_clean_failure
+        [[ "$stderr" == *"fails its session HMAC check"* ]] || { echo "$stderr"; return 1; }
+        [ ! -e "$T/out" ]
+        grep -q "flipped Unseal response" "$T/proxy/sock.log"
         assert_no_tpm_leak
 }
 
