@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <endian.h>
 #include <errno.h>
 #include <gcrypt.h>
 #include <string.h>
@@ -6,13 +7,6 @@
 #include "log.h"
 #include "macro.h"
 #include "tpm2-crypt.h"
-
-static void put_be32(uint8_t *p, uint32_t v) {
-        p[0] = (uint8_t) (v >> 24);
-        p[1] = (uint8_t) (v >> 16);
-        p[2] = (uint8_t) (v >> 8);
-        p[3] = (uint8_t) v;
-}
 
 static int digest_parts(int flags, const uint8_t *key, size_t key_size, const struct iovec *parts, size_t n_parts,
                         uint8_t out[TPM2_SESSION_DIGEST]) {
@@ -44,25 +38,25 @@ int tpm2_hmac(const uint8_t *key, size_t key_size, const struct iovec *parts, si
 /* Both KDFs: block i = PRF([i] ‖ ...), concatenated and cut to out_size. */
 static int kdf(bool hmac, const uint8_t *key, size_t key_size, const char *label, const uint8_t *u, size_t u_size,
                const uint8_t *v, size_t v_size, uint8_t *out, size_t out_size) {
-        uint8_t counter[4], bits[4], block[TPM2_SESSION_DIGEST];
+        uint32_t counter, bits = htobe32((uint32_t) out_size * 8);
+        uint8_t block[TPM2_SESSION_DIGEST];
         int r = 0;
 
         if (out_size == 0 || out_size > 1024)
                 return log_fail(-EINVAL, "TPM2 KDF output size %zu out of range", out_size);
-        put_be32(bits, (uint32_t) out_size * 8);
         for (uint32_t i = 1, off = 0; off < out_size; i++, off += TPM2_SESSION_DIGEST) {
-                put_be32(counter, i);
+                counter = htobe32(i);
                 if (hmac) {
                         /* KDFa: HMAC(key, [i] ‖ label ‖ 0 ‖ u ‖ v ‖ [bits]) */
                         const struct iovec parts[] = {
-                                { counter, 4 }, { (void *) label, strlen(label) + 1 },
-                                { (void *) u, u_size }, { (void *) v, v_size }, { bits, 4 },
+                                { &counter, 4 }, { (void *) label, strlen(label) + 1 },
+                                { (void *) u, u_size }, { (void *) v, v_size }, { &bits, 4 },
                         };
                         r = tpm2_hmac(key, key_size, parts, ELEMENTSOF(parts), block);
                 } else {
                         /* KDFe: H([i] ‖ Z ‖ label ‖ 0 ‖ u ‖ v) */
                         const struct iovec parts[] = {
-                                { counter, 4 }, { (void *) key, key_size }, { (void *) label, strlen(label) + 1 },
+                                { &counter, 4 }, { (void *) key, key_size }, { (void *) label, strlen(label) + 1 },
                                 { (void *) u, u_size }, { (void *) v, v_size },
                         };
                         r = tpm2_sha256(block, parts, ELEMENTSOF(parts));
@@ -161,17 +155,15 @@ out:
 static int salt_rsa(const TPMT_PUBLIC *k, uint8_t salt[TPM2_SESSION_DIGEST], TPM2B_ENCRYPTED_SECRET *ret) {
         static const char label[] = "SECRET";
         gcry_sexp_t key = NULL, data = NULL, enc = NULL, a = NULL;
-        uint32_t exponent = k->parameters.rsaDetail.exponent ?: 65537;
-        uint8_t e[4];
+        uint32_t e = htobe32(k->parameters.rsaDetail.exponent ?: 65537);
         const void *c;
         size_t n = k->unique.rsa.size, c_size = 0;
         int r = -EIO;
 
         if (n < 128 || n > sizeof(ret->secret))
                 return log_fail(-EBADMSG, "TPM2 RSA key has a %zu-byte modulus", n);
-        put_be32(e, exponent);
         gcry_randomize(salt, TPM2_SESSION_DIGEST, GCRY_STRONG_RANDOM);
-        if (gcry_sexp_build(&key, NULL, "(public-key (rsa (n %b) (e %b)))", (int) n, k->unique.rsa.buffer, 4, e) ||
+        if (gcry_sexp_build(&key, NULL, "(public-key (rsa (n %b) (e %b)))", (int) n, k->unique.rsa.buffer, 4, &e) ||
             gcry_sexp_build(&data, NULL, "(data (flags oaep) (hash-algo sha256) (label %b) (value %b))",
                             (int) sizeof(label), label, (int) TPM2_SESSION_DIGEST, salt) ||
             gcry_pk_encrypt(&enc, data, key) || !(a = gcry_sexp_find_token(enc, "a", 0)) ||

@@ -340,24 +340,6 @@ bool tpm2_present(void) {
 
 /* ---- hashing helpers ------------------------------------------------------ */
 
-static int sha256_parts(uint8_t out[32], const void *a, size_t an, const void *b, size_t bn, const void *c, size_t cn,
-                        const void *d, size_t dn) {
-        gcry_md_hd_t h;
-
-        if (gcry_md_open(&h, GCRY_MD_SHA256, 0))
-                return log_fail(-EIO, "cannot set up SHA-256");
-        gcry_md_write(h, a, an);
-        if (b)
-                gcry_md_write(h, b, bn);
-        if (c)
-                gcry_md_write(h, c, cn);
-        if (d)
-                gcry_md_write(h, d, dn);
-        memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
-        gcry_md_close(h);
-        return 0;
-}
-
 static void put_be16(uint8_t *p, uint16_t v) {
         p[0] = (uint8_t) (v >> 8);
         p[1] = (uint8_t) v;
@@ -392,10 +374,10 @@ int tpm2_policy_pcr(uint8_t digest[32], uint16_t bank, uint32_t mask, const uint
         sel[7] = (uint8_t) mask;
         sel[8] = (uint8_t) (mask >> 8);
         sel[9] = (uint8_t) (mask >> 16);
-        r = sha256_parts(pcr_digest, values, value_size, NULL, 0, NULL, 0, NULL, 0);
+        r = tpm2_sha256(pcr_digest, (const struct iovec[]) { { (void *) values, value_size } }, 1);
         if (r < 0)
                 return r;
-        return sha256_parts(digest, digest, 32, cc, 4, sel, sizeof(sel), pcr_digest, 32);
+        return tpm2_sha256(digest, (const struct iovec[]) { { digest, 32 }, { cc, 4 }, { sel, sizeof(sel) }, { pcr_digest, 32 } }, 4);
 }
 
 /* PolicyAuthorize resets the digest: d = H(H(0^32 ‖ CC ‖ keyName) ‖ policyRef=""). */
@@ -405,10 +387,10 @@ int tpm2_policy_authorize(uint8_t digest[32], const uint8_t *name, size_t name_s
         int r;
 
         put_be32(cc, TPM2_CC_PolicyAuthorize);
-        r = sha256_parts(digest, zero, 32, cc, 4, name, name_size, NULL, 0);
+        r = tpm2_sha256(digest, (const struct iovec[]) { { (void *) zero, 32 }, { cc, 4 }, { (void *) name, name_size } }, 3);
         if (r < 0)
                 return r;
-        return sha256_parts(digest, digest, 32, NULL, 0, NULL, 0, NULL, 0);
+        return tpm2_sha256(digest, (const struct iovec[]) { { digest, 32 } }, 1);
 }
 
 /* ---- RSA public key from PEM ---------------------------------------------- */
@@ -468,7 +450,7 @@ static int rsa_pkcs1_parse(const uint8_t *der, size_t size, struct tpm2_rsa_pub 
         k->e = 0;
         for (size_t i = 0; i < e_len; i++)
                 k->e |= (uint32_t) e[i] << (8 * i);
-        return sha256_parts(k->fingerprint, der, size, NULL, 0, NULL, 0, NULL, 0);
+        return tpm2_sha256(k->fingerprint, (const struct iovec[]) { { (void *) der, size } }, 1);
 }
 
 static void rsa_tpm_public(const struct tpm2_rsa_pub *k, TPM2B_PUBLIC *pub) {
@@ -562,7 +544,7 @@ int tpm2_rsa_pub_from_pem(const char *pem, size_t size, struct tpm2_rsa_pub *ret
         if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
                 return log_fail(-EIO, "cannot marshal the public key");
         put_be16(k.name, TPM2_ALG_SHA256);
-        r = sha256_parts(k.name + 2, buf, off, NULL, 0, NULL, 0, NULL, 0);
+        r = tpm2_sha256(k.name + 2, (const struct iovec[]) { { buf, off } }, 1);
         if (r < 0)
                 return r;
         *ret = k;
@@ -894,6 +876,18 @@ static int session_cfb(struct tpm2 *t, struct session *s, bool command) {
         return r;
 }
 
+/* HMAC(sessionKey, pHash ‖ nonceNewer ‖ nonceOlder ‖ attributes), Part 1 §19.6.5;
+ * newer is the caller's nonce on commands, the TPM's on responses. */
+static int session_hmac(const struct session *s, const uint8_t p_hash[TPM2_SESSION_DIGEST], const TPM2B_NONCE *newer,
+                        const TPM2B_NONCE *older, uint8_t attrs, uint8_t mac[TPM2_SESSION_DIGEST]) {
+        const struct iovec parts[] = {
+                { (void *) p_hash, TPM2_SESSION_DIGEST }, { (void *) newer->buffer, newer->size },
+                { (void *) older->buffer, older->size }, { &attrs, 1 },
+        };
+
+        return tpm2_hmac(s->key, sizeof(s->key), parts, ELEMENTSOF(parts), mac);
+}
+
 /* Runs the prepared command with s as its one authorisation, for the object
  * called name: HMAC over cpHash, response HMAC checked, parameters en- and
  * decrypted as s->attrs say. < 0 for a local failure (logged), else 0 and the
@@ -920,13 +914,9 @@ static int session_execute(struct tpm2 *t, struct session *s, TPM2_CC cc, const 
         if (rc != TSS2_RC_SUCCESS)
                 return log_fail(-EIO, "cannot read the TPM2 command parameters: %s", rc_str(rc));
         const struct iovec cp[] = { { cc_be, 4 }, { (void *) name->name, name->size }, { (void *) p, size } };
-        const struct iovec cmd_mac[] = {
-                { digest, sizeof(digest) }, { s->nonce_caller.buffer, s->nonce_caller.size },
-                { s->nonce_tpm.buffer, s->nonce_tpm.size }, { &attrs, 1 },
-        };
         r = tpm2_sha256(digest, cp, ELEMENTSOF(cp));
         if (r >= 0)
-                r = tpm2_hmac(s->key, sizeof(s->key), cmd_mac, ELEMENTSOF(cmd_mac), mac);
+                r = session_hmac(s, digest, &s->nonce_caller, &s->nonce_tpm, attrs, mac);
         if (r < 0)
                 return r;
         cmd.auths[0] = (TPMS_AUTH_COMMAND) {
@@ -945,15 +935,10 @@ static int session_execute(struct tpm2 *t, struct session *s, TPM2_CC cc, const 
             Tss2_Sys_GetRpBuffer(t->sys, &size, &p) != TSS2_RC_SUCCESS)
                 return log_fail(-EBADMSG, "TPM2 response has no session");
         s->nonce_tpm = rsp.auths[0].nonce;
-        attrs = rsp.auths[0].sessionAttributes;
         const struct iovec rp[] = { { rc_be, 4 }, { cc_be, 4 }, { (void *) p, size } };
-        const struct iovec rsp_mac[] = {
-                { digest, sizeof(digest) }, { s->nonce_tpm.buffer, s->nonce_tpm.size },
-                { s->nonce_caller.buffer, s->nonce_caller.size }, { &attrs, 1 },
-        };
         r = tpm2_sha256(digest, rp, ELEMENTSOF(rp));
         if (r >= 0)
-                r = tpm2_hmac(s->key, sizeof(s->key), rsp_mac, ELEMENTSOF(rsp_mac), mac);
+                r = session_hmac(s, digest, &s->nonce_tpm, &s->nonce_caller, rsp.auths[0].sessionAttributes, mac);
         if (r < 0)
                 return r;
         if (rsp.auths[0].hmac.size != sizeof(mac) || memcmp(rsp.auths[0].hmac.buffer, mac, sizeof(mac)) != 0)
@@ -1374,7 +1359,7 @@ static int policy_signed(struct tpm2 *t, TPM2_HANDLE session, uint16_t bank, con
         if (rc != TSS2_RC_SUCCESS)
                 return log_fail(-EIO, "cannot load the PCR signing key into the TPM2: %s", rc_str(rc));
         tpm2_track(t, h);
-        r = sha256_parts(digest.buffer, approved.buffer, approved.size, NULL, 0, NULL, 0, NULL, 0);
+        r = tpm2_sha256(digest.buffer, (const struct iovec[]) { { approved.buffer, approved.size } }, 1);
         if (r < 0)
                 goto out;
         signature.sigAlg = TPM2_ALG_RSASSA;
