@@ -156,16 +156,21 @@ static int salt_rsa(const TPMT_PUBLIC *k, uint8_t salt[TPM2_SESSION_DIGEST], TPM
         static const char label[] = "SECRET";
         gcry_sexp_t key = NULL, data = NULL, enc = NULL, a = NULL;
         uint32_t e = htobe32(k->parameters.rsaDetail.exponent ?: 65537);
+        uint8_t *secure_salt = NULL;
         const void *c;
         size_t n = k->unique.rsa.size, c_size = 0;
         int r = -EIO;
 
         if (n < 128 || n > sizeof(ret->secret))
                 return log_fail(-EBADMSG, "TPM2 RSA key has a %zu-byte modulus", n);
-        gcry_randomize(salt, TPM2_SESSION_DIGEST, GCRY_STRONG_RANDOM);
+        /* From secure memory, libgcrypt keeps the S-expression there and wipes it on release. */
+        secure_salt = gcry_malloc_secure(TPM2_SESSION_DIGEST);
+        if (!secure_salt)
+                return log_oom();
+        gcry_randomize(secure_salt, TPM2_SESSION_DIGEST, GCRY_STRONG_RANDOM);
         if (gcry_sexp_build(&key, NULL, "(public-key (rsa (n %b) (e %b)))", (int) n, k->unique.rsa.buffer, 4, &e) ||
             gcry_sexp_build(&data, NULL, "(data (flags oaep) (hash-algo sha256) (label %b) (value %b))",
-                            (int) sizeof(label), label, (int) TPM2_SESSION_DIGEST, salt) ||
+                            (int) sizeof(label), label, (int) TPM2_SESSION_DIGEST, secure_salt) ||
             gcry_pk_encrypt(&enc, data, key) || !(a = gcry_sexp_find_token(enc, "a", 0)) ||
             !(c = gcry_sexp_nth_data(a, 1, &c_size)) || c_size > n) {
                 log_fail(r, "cannot encrypt the TPM2 session salt to the RSA key");
@@ -175,11 +180,11 @@ static int salt_rsa(const TPMT_PUBLIC *k, uint8_t salt[TPM2_SESSION_DIGEST], TPM
         memset(ret->secret, 0, n - c_size);
         memcpy(ret->secret + n - c_size, c, c_size);
         ret->size = (uint16_t) n;
+        memcpy(salt, secure_salt, TPM2_SESSION_DIGEST);
         r = 0;
 out:
         gcry_sexp_release(key), gcry_sexp_release(data), gcry_sexp_release(enc), gcry_sexp_release(a);
-        if (r < 0)
-                explicit_bzero(salt, TPM2_SESSION_DIGEST);
+        gcry_free(secure_salt); /* wiped: it is secure memory */
         return r;
 }
 
