@@ -210,32 +210,8 @@ EOF
 BENCH_TAG=bench-ask
 # shellcheck source=tests/bench/hyperfine.bash
 . "$(dirname "$self")/hyperfine.bash"
-
-rows=()
-failed=0
-
-# row CASE OURS SYSTEMD UNIT KIND LIMIT [noratio], as in run.sh
-#   KIND ratio: PASS if OURS/SYSTEMD ≤ LIMIT; abs: PASS if OURS ≤ LIMIT; info: no target.
-row() {
-        local case=$1 ours=$2 sd=$3 unit=$4 kind=$5 limit=$6 ratio=- target=- result=info
-        if [ "$sd" != - ] && [ "${7:-}" != noratio ]; then
-                ratio=$(awk -v a="$ours" -v b="$sd" 'BEGIN { printf "%.2f", a / b }')
-        fi
-        case $kind in
-        ratio)
-                target="≤ ${limit}×"
-                result=$(awk -v a="$ours" -v b="$sd" -v l="$limit" 'BEGIN { print (a / b <= l) ? "PASS" : "FAIL" }')
-                ;;
-        abs)
-                target="≤ $limit $unit"
-                result=$(awk -v a="$ours" -v l="$limit" 'BEGIN { print (a <= l) ? "PASS" : "FAIL" }')
-                ;;
-        esac
-        [ "$result" = FAIL ] && failed=1
-        ours="$ours $unit"
-        [ "$sd" = - ] || sd="$sd $unit"
-        rows+=("$case|$ours|$sd|$ratio|$target|$result")
-}
+# shellcheck source=tests/bench/table.bash
+. "$(dirname "$self")/table.bash"
 
 # --- 1. round trip with an already-watching responder ---------------------------
 # The responder is our agent in its own session, so it has no TTY and reads its answers
@@ -329,16 +305,5 @@ echo "latchkey $("$CLIENT" --version | awk '{ print $NF }') vs $("$SD_CLIENT" --
         "pending: median of $QRUNS runs ($max: 1 run), timed from starting the agent to the last client's exit"
 echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) ×$(nproc); kernel $(uname -r);" \
         "$ASK_DIR on $(stat -f -c %T "$ASK_DIR")"
-{
-        echo "case|ours|systemd|ratio|target|result"
-        printf '%s\n' "${rows[@]}"
-} | python3 -c '
-import sys
-rows = [line.rstrip("\n").split("|") for line in sys.stdin]
-w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-for n, r in enumerate(rows):
-    print(" | ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)).rstrip())
-    if n == 0:
-        print("-+-".join("-" * x for x in w))
-'
+table "case|ours|systemd|ratio|target|result"
 exit "$failed"

@@ -34,13 +34,8 @@ for c in hyperfine python3 systemd-socket-activate setpriv "$ENC" "$DEC"; do
         command -v "$c" >/dev/null || die "missing $c (make deps; make)"
 done
 
-tmp=$(mktemp -d)
-SA_PID=
-cleanup() {
-        [ -z "$SA_PID" ] || { kill -TERM "$SA_PID" 2>/dev/null; wait "$SA_PID" 2>/dev/null; }
-        if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
+. tests/bench/scratch.bash
+scratch
 . tests/bench/hyperfine.bash
 
 chmod 0755 "$tmp"
@@ -54,7 +49,7 @@ cp "$tmp/root/pt" "$tmp/nobody/pt" && chown nobody:nogroup "$tmp/nobody/pt"
 
 systemd-socket-activate --accept --inetd -l "$tmp/creds.sock" "$DEC" --serve --host-key="$tmp/root/host.secret" \
         2>"$tmp/serve.log" &
-SA_PID=$!
+SERVER_PID=$!
 for _ in $(seq 200); do [ -S "$tmp/creds.sock" ] && break; sleep 0.01; done
 [ -S "$tmp/creds.sock" ] || die "the service did not come up: $(cat "$tmp/serve.log")"
 chmod 0666 "$tmp/creds.sock"

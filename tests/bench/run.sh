@@ -112,30 +112,9 @@ peak_rss() {
         rss=$max
 }
 
-rows=()
-failed=0
-
-# row CASE OURS SYSTEMD UNIT KIND LIMIT
-#   KIND ratio: PASS if OURS/SYSTEMD ≤ LIMIT; abs: PASS if OURS ≤ LIMIT; info: no target.
-row() {
-        local case=$1 ours=$2 sd=$3 unit=$4 kind=$5 limit=$6 ratio=- target=- result=info
-        if [ "$sd" != - ]; then
-                ratio=$(awk -v a="$ours" -v b="$sd" 'BEGIN { printf "%.2f", a / b }')
-        fi
-        case $kind in
-        ratio)
-                target="≤ ${limit}×"
-                result=$(awk -v a="$ours" -v b="$sd" -v l="$limit" 'BEGIN { print (a / b <= l) ? "PASS" : "FAIL" }')
-                ;;
-        abs)
-                target="≤ $limit $unit"
-                result=$(awk -v a="$ours" -v l="$limit" 'BEGIN { print (a <= l) ? "PASS" : "FAIL" }')
-                ;;
-        esac
-        [ "$result" = FAIL ] && failed=1
-        [ "$unit" = ms ] || { ours="$ours $unit"; [ "$sd" = - ] || sd="$sd $unit"; }
-        rows+=("$case|$ours|$sd|$ratio|$target|$result")
-}
+# shellcheck source=tests/bench/table.bash
+. "$ROOT/tests/bench/table.bash"
+TABLE_UNIT=ms # named in the table's header, not after each time
 
 bench decrypt-32 \
         -n ours "$DEC --name=secret32 host-32.cred out-ours" \
@@ -182,18 +161,7 @@ echo "latchkey $("$DEC" --version | awk '{ print $NF }') vs $("$SDC" --version |
         "$(hyperfine --version), $RUNS runs after $WARMUP warm-up, RSS max of $RSS_RUNS runs"
 echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1) ×$(nproc);" \
         "temp dir on $(stat -f -c %T "$tmp")"
-{
-        echo "case|ours median ms|systemd median ms|ratio|target|result"
-        printf '%s\n' "${rows[@]}"
-} | python3 -c '
-import sys
-rows = [line.rstrip("\n").split("|") for line in sys.stdin]
-w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-for n, r in enumerate(rows):
-    print(" | ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)).rstrip())
-    if n == 0:
-        print("-+-".join("-" * x for x in w))
-'
+table "case|ours median ms|systemd median ms|ratio|target|result"
 
 for script in ask home pam tpm2 cred-user home-luks; do
         echo

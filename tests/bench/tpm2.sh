@@ -35,19 +35,14 @@ for c in swtpm tpm2_flushcontext hyperfine python3 "$SDC" "$ENC" "$DEC"; do
         command -v "$c" >/dev/null || die "missing $c (make deps; make)"
 done
 
-tmp=$(mktemp -d)
-SWTPM_PID=
-cleanup() {
-        [ -z "$SWTPM_PID" ] || { kill -TERM "$SWTPM_PID" 2>/dev/null; wait "$SWTPM_PID" 2>/dev/null; }
-        if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
+. tests/bench/scratch.bash
+scratch
 . tests/bench/hyperfine.bash
 
 mkdir -p "$tmp/state"
 swtpm socket --tpm2 --tpmstate dir="$tmp/state" --server type=unixio,path="$tmp/sock" \
         --ctrl type=unixio,path="$tmp/sock.ctrl" --flags startup-clear --log file="$tmp/swtpm.log" &
-SWTPM_PID=$!
+SERVER_PID=$!
 TPM="swtpm:path=$tmp/sock"
 export TPM2TOOLS_TCTI="$TPM" SYSTEMD_CREDENTIAL_SECRET="$tmp/host.secret"
 for _ in $(seq 200); do tpm2_getrandom 4 >/dev/null 2>&1 && break; sleep 0.01; done
