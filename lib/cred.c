@@ -300,6 +300,24 @@ static bool tpm2_device_given(const char *device) {
         return device && strcmp(device, "auto") != 0;
 }
 
+/* The auto types: seal when there is a TPM2 (an explicit --tpm2-device= counts as
+ * one); a failed seal only drops the TPM2 part. Returns whether it sealed. */
+static int auto_seal(const struct cred_encrypt_params *p, struct tpm2_part *t, bool *ret_sealed) {
+        int r;
+
+        *ret_sealed = false;
+        if (!tpm2_present() && !tpm2_device_given(p->tpm2_device))
+                return 0;
+        r = load_public_key(p, false, t);
+        if (r < 0)
+                return r;
+        if (tpm2_part_seal(p, t) >= 0)
+                *ret_sealed = true;
+        else
+                log_warning("TPM2 sealing failed, continuing without TPM2");
+        return 0;
+}
+
 /* Picks the key type; for TPM2 types, seals a fresh secret into the TPM. */
 static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t, enum cred_key *ret) {
         enum cred_key want = p->key;
@@ -309,18 +327,11 @@ static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t,
         if (p->scoped) {
                 /* systemd's _CRED_AUTO_SCOPED: the host key always, the TPM2 too when there is one. */
                 if (want == CRED_KEY_AUTO) {
-                        bool sealed = false;
+                        bool sealed;
 
-                        if (tpm2_present() || tpm2_device_given(p->tpm2_device)) {
-                                r = load_public_key(p, false, t);
-                                if (r < 0)
-                                        return r;
-                                r = tpm2_part_seal(p, t);
-                                if (r >= 0)
-                                        sealed = true;
-                                else
-                                        log_warning("TPM2 sealing failed, continuing without TPM2");
-                        }
+                        r = auto_seal(p, t, &sealed);
+                        if (r < 0)
+                                return r;
                         *ret = !sealed ? CRED_KEY_HOST_SCOPED
                                        : t->pem ? CRED_KEY_HOST_TPM2_PK_SCOPED : CRED_KEY_HOST_TPM2_SCOPED;
                         return 0;
@@ -337,7 +348,7 @@ static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t,
                                         cred_key_to_string(want));
         }
         if (want == CRED_KEY_AUTO || want == CRED_KEY_AUTO_INITRD) {
-                bool host = false, sealed = false;
+                bool host = false, sealed;
 
                 if (want == CRED_KEY_AUTO) {
                         r = hostkey_path(p->host_key_path, &path);
@@ -345,17 +356,9 @@ static int resolve_key(const struct cred_encrypt_params *p, struct tpm2_part *t,
                                 return r;
                         host = !hostkey_on_temporary_fs(path);
                 }
-                /* An explicit --tpm2-device= counts as "a TPM2 is present". */
-                if (tpm2_present() || tpm2_device_given(p->tpm2_device)) {
-                        r = load_public_key(p, false, t);
-                        if (r < 0)
-                                return r;
-                        r = tpm2_part_seal(p, t);
-                        if (r >= 0)
-                                sealed = true;
-                        else
-                                log_warning("TPM2 sealing failed, continuing without TPM2");
-                }
+                r = auto_seal(p, t, &sealed);
+                if (r < 0)
+                        return r;
                 if (sealed)
                         *ret = host ? (t->pem ? CRED_KEY_HOST_TPM2_PK : CRED_KEY_HOST_TPM2)
                                     : (t->pem ? CRED_KEY_TPM2_PK : CRED_KEY_TPM2);
