@@ -22,6 +22,7 @@
 #include "base64.h"
 #include "crypto.h"
 #include "io.h"
+#include "read-text.h"
 #include "recordsign.h"
 #include "secret.h"
 #include "tmpdir.h"
@@ -29,21 +30,6 @@
 
 #define VECTORS "tests/vectors/home/"
 #define NOW (UINT64_C(1700000000) * UINT64_C(1000000))
-
-static char *read_text(const char *path, size_t *ret_size) {
-        struct secret *s = NULL;
-        char *t;
-
-        assert_int_equal(read_file_capped(path, 1 << 20, &s), 0);
-        t = malloc(s->size + 1);
-        assert_non_null(t);
-        memcpy(t, s->data, s->size);
-        t[s->size] = '\0';
-        if (ret_size)
-                *ret_size = s->size;
-        secret_free(s);
-        return t;
-}
 
 static void write_text(const char *path, const char *text, mode_t mode) {
         (void) unlink(path);

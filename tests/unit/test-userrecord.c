@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "io.h"
 #include "password.h"
+#include "read-text.h"
 #include "secret.h"
 #include "tmpdir.h"
 #include "userrecord.h"
@@ -30,21 +31,6 @@
 #define DAY (UINT64_C(86400) * SEC)
 #define NOW (UINT64_C(1700000000) * SEC)
 #define UNSET UINT64_MAX
-
-static char *read_text(const char *path, size_t *ret_size) {
-        struct secret *s = NULL;
-        char *t;
-
-        assert_int_equal(read_file_capped(path, 1 << 20, &s), 0);
-        t = malloc(s->size + 1);
-        assert_non_null(t);
-        memcpy(t, s->data, s->size);
-        t[s->size] = '\0';
-        if (ret_size)
-                *ret_size = s->size;
-        secret_free(s);
-        return t;
-}
 
 static struct user_record *parse_ok(const char *json) {
         struct user_record *ur = NULL;
